@@ -1,0 +1,183 @@
+//! Connected clients: the per-connection state a command may change ([`ClientState`]) and
+//! the shared registry behind `CLIENT LIST`, `CLIENT KILL` and `INFO clients`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+/// What the registry knows about a client; shared with the connection task.
+pub struct ClientInfo {
+    /// Unique id (`CLIENT ID`).
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// Connection time, Unix ms.
+    pub created_ms: u64,
+    /// Last command time, Unix ms.
+    pub last_interaction_ms: AtomicU64,
+    /// Id of the last command run.
+    pub last_cmd: AtomicUsize,
+    /// `CLIENT SETNAME`.
+    pub name: Mutex<String>,
+    /// `CLIENT SETINFO lib-name / lib-ver`.
+    pub lib: Mutex<(String, String)>,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicUsize,
+    /// Bytes waiting in the query buffer.
+    pub qbuf: AtomicUsize,
+    /// Bytes waiting in the output buffer.
+    pub omem: AtomicUsize,
+    /// Set by `CLIENT KILL`; the connection closes at its next wake-up.
+    pub killed: AtomicBool,
+    /// Wakes the connection task when it is killed.
+    pub kill: Notify,
+    /// Whether the client is in MONITOR mode.
+    pub monitor: AtomicBool,
+    /// Whether `CLIENT NO-EVICT on` was sent.
+    pub no_evict: AtomicBool,
+}
+
+impl ClientInfo {
+    /// Marks the client killed and wakes its task.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+}
+
+/// How replies are sent (`CLIENT REPLY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent.
+    Off,
+    /// The next command's reply is not sent.
+    SkipNext,
+    /// This command's reply is not sent, then back to `On`.
+    Skip,
+}
+
+/// Per-connection state that commands read and change.
+pub struct ClientState {
+    /// The shared part.
+    pub info: Arc<ClientInfo>,
+    /// Whether the connection speaks RESP3.
+    pub resp3: bool,
+    /// Whether the client passed AUTH (or no password is set).
+    pub authenticated: bool,
+    /// `CLIENT REPLY` mode.
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the pending replies are written.
+    pub close_after_reply: bool,
+    /// Receives MONITOR lines once the client is a monitor.
+    pub push_rx: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+}
+
+/// Every connected client.
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    monitors: Mutex<Vec<(u64, mpsc::UnboundedSender<Vec<u8>>)>>,
+    monitor_count: AtomicUsize,
+}
+
+impl Default for ClientRegistry {
+    fn default() -> Self {
+        ClientRegistry {
+            clients: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ClientRegistry {
+    /// Registers a new connection.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientState {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicU64::new(now_ms),
+            last_cmd: AtomicUsize::new(usize::MAX),
+            name: Mutex::new(String::new()),
+            lib: Mutex::new((String::new(), String::new())),
+            resp: AtomicUsize::new(2),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+        });
+        self.clients.lock().insert(id, info.clone());
+        ClientState {
+            info,
+            resp3: false,
+            authenticated: false,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            push_rx: None,
+        }
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+        let mut monitors = self.monitors.lock();
+        let before = monitors.len();
+        monitors.retain(|(m, _)| *m != id);
+        if monitors.len() != before {
+            self.monitor_count.store(monitors.len(), Relaxed);
+        }
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.lock().is_empty()
+    }
+
+    /// A snapshot of every client, by id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Turns a client into a monitor.
+    pub fn add_monitor(&self, state: &mut ClientState) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        state.push_rx = Some(rx);
+        state.info.monitor.store(true, Relaxed);
+        let mut monitors = self.monitors.lock();
+        monitors.push((state.info.id, tx));
+        self.monitor_count.store(monitors.len(), Relaxed);
+    }
+
+    /// Whether any client is monitoring (checked on the hot path before formatting).
+    #[inline]
+    pub fn has_monitors(&self) -> bool {
+        self.monitor_count.load(Relaxed) > 0
+    }
+
+    /// Sends a MONITOR line to every monitor.
+    pub fn feed_monitors(&self, line: &[u8]) {
+        let monitors = self.monitors.lock();
+        for (_, tx) in monitors.iter() {
+            let _ = tx.send(line.to_vec());
+        }
+    }
+}

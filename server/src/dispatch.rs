@@ -1,0 +1,222 @@
+//! Dispatch: the ordered chain of gates every command passes before it runs.
+//!
+//! The order is Redis's (`processCommand`), because clients depend on which error wins:
+//!
+//! 1. look the command up (`-ERR unknown command`), resolving container subcommands
+//!    (`-ERR unknown subcommand`);
+//! 2. arity (`-ERR wrong number of arguments`);
+//! 3. authentication (`-NOAUTH`);
+//! 4. cluster routing (MOVED / ASK / CROSSSLOT / CLUSTERDOWN) — arrives with cluster mode;
+//! 5. maxmemory (`-OOM`) — arrives with eviction;
+//! 6. client pause (the command waits; the caller retries it);
+//! 7. execute, then account: statistics, slow log, latency monitor, MONITOR feed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::client::{ClientState, ReplyMode};
+use crate::commands::{flags, CommandSpec, CommandTable, TABLE};
+use crate::config::Settings;
+use crate::error::{describe_args, CommandError};
+use crate::keyspace::KeyRef;
+use crate::resp::Reply;
+use crate::server::Server;
+use crate::stats::WorkerStats;
+
+/// Everything a command handler can reach.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub server: &'a Server,
+    /// The calling connection.
+    pub client: &'a mut ClientState,
+    /// Where the reply goes.
+    pub out: Reply<'a>,
+    /// The time the command started, Unix ms.
+    pub now_ms: u64,
+    /// This worker's counters.
+    pub stats: &'a WorkerStats,
+    /// The configuration snapshot the connection uses.
+    pub settings: &'a Arc<Settings>,
+}
+
+impl Ctx<'_> {
+    /// Computes slot and hash of a key.
+    #[inline]
+    pub fn key<'k>(&self, key: &'k [u8]) -> KeyRef<'k> {
+        KeyRef::new(key)
+    }
+
+    /// Counts a keyspace hit or miss.
+    #[inline]
+    pub fn count_lookup(&self, hit: bool) {
+        let c = if hit {
+            &self.stats.keyspace_hits
+        } else {
+            &self.stats.keyspace_misses
+        };
+        WorkerStats::bump(c, 1);
+    }
+}
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next command.
+    Continue,
+    /// Clients are paused: wait, then dispatch the same command again.
+    Paused,
+    /// Write what is pending, then close the connection.
+    Close,
+}
+
+/// Resolves a command name (and subcommand) to its spec, or the error to answer.
+fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
+    let name = args[0];
+    let Some(spec) = TABLE.lookup(name) else {
+        let shown: String = String::from_utf8_lossy(&name[..name.len().min(128)]).into();
+        return Err(CommandError::UnknownCommand {
+            name: shown,
+            args: describe_args(&args[1..]),
+        });
+    };
+    if spec.subcommands.is_empty() {
+        return Ok(spec);
+    }
+    if args.len() < 2 {
+        return Err(CommandError::WrongArity(spec.name.into()));
+    }
+    CommandTable::lookup_sub(spec, args[1]).ok_or_else(|| CommandError::UnknownSubcommand {
+        cmd: spec.container_name(),
+        sub: String::from_utf8_lossy(&args[1][..args[1].len().min(128)]).into(),
+    })
+}
+
+/// Runs one command through the gates and executes it.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
+    // 1. Lookup.
+    let spec = match resolve(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            reject(ctx, None, &e);
+            return Flow::Continue;
+        }
+    };
+    // 2. Arity.
+    let n = args.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+        reject(ctx, Some(spec), &CommandError::WrongArity(spec.name.into()));
+        return Flow::Continue;
+    }
+    // 3. Authentication.
+    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+        if ctx.settings.requirepass.is_empty() {
+            ctx.client.authenticated = true;
+        } else {
+            reject(ctx, Some(spec), &CommandError::NoAuth);
+            return Flow::Continue;
+        }
+    }
+    // 6. Client pause.
+    if ctx
+        .server
+        .paused_for(spec.has(flags::WRITE | flags::MAY_REPLICATE), ctx.now_ms)
+    {
+        return Flow::Paused;
+    }
+    // 7. Execute and account.
+    let reply_start = ctx.out.len();
+    let started = Instant::now();
+    let result = (spec.handler)(ctx, args);
+    let micros = started.elapsed().as_micros() as u64;
+    let id = TABLE.id(spec);
+    let cs = &ctx.stats.per_command[id];
+    WorkerStats::bump(&cs.calls, 1);
+    WorkerStats::bump(&cs.usec, micros);
+    WorkerStats::bump(&ctx.stats.commands, 1);
+    ctx.client.info.last_cmd.store(id, std::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = &result {
+        WorkerStats::bump(&cs.failed, 1);
+        ctx.server.stats.count_error(&e.code());
+        ctx.out.error(&e.to_string());
+    }
+    apply_reply_mode(ctx, reply_start);
+    if !spec.has(flags::SKIP_SLOWLOG) {
+        let threshold = ctx.settings.slowlog_slower_than;
+        if threshold >= 0 && micros as i64 >= threshold {
+            let name = ctx.client.info.name.lock().clone();
+            let addr = ctx.client.info.addr.to_string();
+            ctx.server
+                .slowlog_add(ctx.settings.slowlog_max_len, micros, args, &addr, &name);
+        }
+    }
+    let lat = ctx.settings.latency_threshold_ms;
+    if lat != 0 && micros / 1000 >= lat {
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        ctx.server.latency_add(event, micros / 1000);
+    }
+    if ctx.server.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        feed_monitor(ctx, args);
+    }
+    if ctx.client.close_after_reply {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
+/// Answers an error for a command refused before execution.
+fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, e: &CommandError) {
+    if let Some(spec) = spec {
+        WorkerStats::bump(&ctx.stats.per_command[TABLE.id(spec)].rejected, 1);
+    }
+    ctx.server.stats.count_error(&e.code());
+    let start = ctx.out.len();
+    ctx.out.error(&e.to_string());
+    apply_reply_mode(ctx, start);
+}
+
+/// Drops the reply just written when `CLIENT REPLY OFF|SKIP` says so.
+fn apply_reply_mode(ctx: &mut Ctx<'_>, start: usize) {
+    match ctx.client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => ctx.out.truncate(start),
+        ReplyMode::Skip => {
+            ctx.out.truncate(start);
+            ctx.client.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::SkipNext => ctx.client.reply_mode = ReplyMode::Skip,
+    }
+}
+
+/// Formats a MONITOR line: `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
+fn feed_monitor(ctx: &Ctx<'_>, args: &[&[u8]]) {
+    let us = crate::clock::unix_us();
+    let mut line = format!(
+        "+{}.{:06} [0 {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        ctx.client.info.addr
+    )
+    .into_bytes();
+    for a in args {
+        line.extend_from_slice(b" \"");
+        for &b in a.iter() {
+            match b {
+                b'"' => line.extend_from_slice(b"\\\""),
+                b'\\' => line.extend_from_slice(b"\\\\"),
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                b'\t' => line.extend_from_slice(b"\\t"),
+                0x20..=0x7e => line.push(b),
+                _ => line.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            }
+        }
+        line.push(b'"');
+    }
+    line.extend_from_slice(b"\r\n");
+    ctx.server.clients.feed_monitors(&line);
+}

@@ -1,0 +1,90 @@
+//! One stored key: its name, value, expiry and access metadata.
+
+/// A stored value. Strings that look like 64-bit integers are kept as integers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string holding the canonical decimal form of an integer.
+    Int(i64),
+    /// Any other string.
+    Str(Vec<u8>),
+}
+
+impl Value {
+    /// Builds a string value, storing canonical integers as integers.
+    pub fn from_bytes(bytes: &[u8]) -> Value {
+        if bytes.len() <= 20 {
+            if let Some(n) = crate::resp::decode::parse_i64(bytes) {
+                return Value::Int(n);
+            }
+        }
+        Value::Str(bytes.to_vec())
+    }
+
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Str(_) => "string",
+        }
+    }
+
+    /// The encoding `OBJECT ENCODING` reports (Redis's names).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// The string bytes, borrowed when stored as bytes or formatted into `buf` when an
+    /// integer. `None` for non-string types.
+    pub fn as_bytes<'a>(&'a self, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
+        match self {
+            Value::Int(n) => Some(buf.format(*n).as_bytes()),
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// Heap bytes this value uses beyond the entry itself (an estimate for MEMORY USAGE).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str(s) => s.capacity(),
+        }
+    }
+}
+
+/// A key with its value and metadata, as stored in a slot table.
+#[derive(Debug)]
+pub struct Entry {
+    pub(crate) key: Box<[u8]>,
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 when the key does not expire.
+    pub(crate) expire_at: u64,
+    /// Last access, in seconds since the Unix epoch (truncated to 32 bits).
+    pub(crate) lru: u32,
+}
+
+impl Entry {
+    /// The key name.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Absolute expiry in Unix milliseconds, if any.
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    /// Whether the key is logically gone at `now_ms`.
+    #[inline]
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+
+    /// Seconds since the last access.
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        ((now_ms / 1000) as u32).wrapping_sub(self.lru) as u64
+    }
+}

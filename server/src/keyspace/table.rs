@@ -1,0 +1,202 @@
+//! One slot's table of keys.
+//!
+//! Lookups expire keys lazily: a key past its expiry is removed the moment it is looked up
+//! and reported as missing. The table keeps the count of keys with an expiry so that INFO and
+//! the active expiry cycle need not walk it.
+
+use hashbrown::hash_table::{Entry as TableEntry, HashTable};
+
+use super::entry::{Entry, Value};
+use super::KeyRef;
+
+/// How a write treats the key's existing expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// No expiry (the write clears any existing one).
+    None,
+    /// Keep whatever expiry the key had (`SET ... KEEPTTL`, `APPEND`, `INCR`).
+    Keep,
+    /// Expire at this absolute Unix time in milliseconds.
+    At(u64),
+}
+
+/// The keys of one hash slot.
+#[derive(Default)]
+pub struct SlotTable {
+    table: HashTable<Entry>,
+    expires: usize,
+    /// Keys removed because they were found expired (lazily or actively).
+    pub(crate) expired_total: u64,
+}
+
+fn eq<'a>(key: &'a [u8]) -> impl Fn(&Entry) -> bool + 'a {
+    move |e: &Entry| *e.key == *key
+}
+
+impl SlotTable {
+    /// Number of keys (expired ones not yet removed included).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the slot holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    /// The live entry for `key`, touching its access time; expired keys are removed.
+    pub fn get(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
+        match self.table.find_entry(key.hash, eq(key.key)) {
+            Err(_) => None,
+            Ok(occ) => {
+                if occ.get().is_expired(now_ms) {
+                    occ.remove();
+                    self.expires -= 1;
+                    self.expired_total += 1;
+                    None
+                } else {
+                    let e = occ.into_mut();
+                    e.lru = (now_ms / 1000) as u32;
+                    Some(e)
+                }
+            }
+        }
+    }
+
+    /// Like [`SlotTable::get`] without touching the access time (`OBJECT`, `TTL`-style reads
+    /// keep it too in Redis, but introspection must not).
+    pub fn peek(&mut self, key: &KeyRef, now_ms: u64) -> Option<&Entry> {
+        match self.table.find_entry(key.hash, eq(key.key)) {
+            Err(_) => None,
+            Ok(occ) => {
+                if occ.get().is_expired(now_ms) {
+                    occ.remove();
+                    self.expires -= 1;
+                    self.expired_total += 1;
+                    None
+                } else {
+                    Some(occ.into_mut())
+                }
+            }
+        }
+    }
+
+    /// Whether the key exists (and is not expired).
+    pub fn contains(&mut self, key: &KeyRef, now_ms: u64) -> bool {
+        self.peek(key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value. Returns whether the key
+    /// existed (and was live).
+    pub fn set(&mut self, key: &KeyRef, value: Value, expiry: Expiry, now_ms: u64) -> bool {
+        let lru = (now_ms / 1000) as u32;
+        match self
+            .table
+            .entry(key.hash, eq(key.key), |e| super::hash_key(&e.key))
+        {
+            TableEntry::Occupied(mut occ) => {
+                let e = occ.get_mut();
+                let was_live = !e.is_expired(now_ms);
+                let old_expire = if was_live { e.expire_at } else { 0 };
+                let new_expire = match expiry {
+                    Expiry::None => 0,
+                    Expiry::Keep => old_expire,
+                    Expiry::At(at) => at,
+                };
+                if e.expire_at != 0 && new_expire == 0 {
+                    self.expires -= 1;
+                } else if e.expire_at == 0 && new_expire != 0 {
+                    self.expires += 1;
+                }
+                if !was_live {
+                    self.expired_total += 1;
+                }
+                e.value = value;
+                e.expire_at = new_expire;
+                e.lru = lru;
+                was_live
+            }
+            TableEntry::Vacant(vac) => {
+                let expire_at = match expiry {
+                    Expiry::At(at) => at,
+                    _ => 0,
+                };
+                if expire_at != 0 {
+                    self.expires += 1;
+                }
+                vac.insert(Entry {
+                    key: key.key.into(),
+                    value,
+                    expire_at,
+                    lru,
+                });
+                false
+            }
+        }
+    }
+
+    /// Removes `key`; returns its entry if it was live.
+    pub fn remove(&mut self, key: &KeyRef, now_ms: u64) -> Option<Entry> {
+        let occ = self.table.find_entry(key.hash, eq(key.key)).ok()?;
+        let (entry, _) = occ.remove();
+        if entry.expire_at != 0 {
+            self.expires -= 1;
+        }
+        if entry.is_expired(now_ms) {
+            self.expired_total += 1;
+            None
+        } else {
+            Some(entry)
+        }
+    }
+
+    /// Sets or clears the expiry of a live key; returns false if the key is missing.
+    pub fn set_expire(&mut self, key: &KeyRef, at: Option<u64>, now_ms: u64) -> bool {
+        let Some(e) = self.get(key, now_ms) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at.unwrap_or(0);
+        let has = e.expire_at != 0;
+        match (had, has) {
+            (false, true) => self.expires += 1,
+            (true, false) => self.expires -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.table = HashTable::new();
+        self.expires = 0;
+    }
+
+    /// Iterates over all entries, expired ones included.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+
+    /// Removes every expired key; returns how many were removed.
+    pub fn purge_expired(&mut self, now_ms: u64) -> usize {
+        if self.expires == 0 {
+            return 0;
+        }
+        let before = self.table.len();
+        self.table.retain(|e| !e.is_expired(now_ms));
+        let removed = before - self.table.len();
+        self.expires -= removed;
+        self.expired_total += removed as u64;
+        removed
+    }
+
+    /// The n-th entry in iteration order (for random picks).
+    pub fn nth(&self, n: usize) -> Option<&Entry> {
+        self.table.iter().nth(n)
+    }
+}

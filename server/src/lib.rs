@@ -1,0 +1,213 @@
+//! Cinnabar's server crate: a Redis-compatible cache server.
+//!
+//! A request travels through these modules, in order:
+//!
+//! 1. [`net`]: the acceptor hands each connection to a worker thread; the connection loop
+//!    reads, decodes every complete command in the buffer and writes all replies at once;
+//! 2. [`resp`]: the streaming RESP decoder and the RESP2/RESP3 reply writer;
+//! 3. [`dispatch`]: the ordered chain of gates (lookup, arity, auth, pause) and accounting;
+//! 4. [`commands`]: the command table and one small handler per command;
+//! 5. [`keyspace`]: 16384 slot tables with short locks, lazy and active expiry.
+//!
+//! Around them: [`config`] (redis.conf, CONFIG), [`server`] (shared state), [`client`]
+//! (connected clients), [`stats`] and [`info`] (INFO), [`clock`] (the one wall clock).
+
+pub mod client;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod dispatch;
+pub mod dump;
+pub mod error;
+pub mod glob;
+pub mod info;
+pub mod keyspace;
+pub mod memory;
+pub mod net;
+pub mod resp;
+pub mod server;
+pub mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::Config;
+use server::Server;
+
+/// The Redis version Cinnabar reports, so that clients enable the 7.2 features it implements.
+pub const REDIS_VERSION: &str = "7.2.4";
+/// Cinnabar's own version.
+pub const CINNABAR_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn usage() {
+    println!(
+        "Usage: cinnabar [/path/to/redis.conf] [options] [-]\n       cinnabar -v or --version\n       cinnabar -h or --help\n\nExamples:\n       cinnabar (run the server with default conf)\n       cinnabar /etc/redis/6379.conf\n       cinnabar --port 7777\n       cinnabar /etc/myredis.conf --loglevel verbose"
+    );
+}
+
+/// Reads the configuration from the command line (`[conf-file] [--opt value ...]`).
+fn load_config(args: &[String]) -> Result<Config, String> {
+    let (file, opts) = match args.first() {
+        Some(first) if !first.starts_with("--") => (Some(first.clone()), &args[1..]),
+        _ => (None, args),
+    };
+    let file = file.map(|f| {
+        let p = PathBuf::from(&f);
+        if p.is_absolute() {
+            p
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        }
+    });
+    let config = Config::new(file.clone());
+    let mut directives = Vec::new();
+    if let Some(path) = &file {
+        directives.extend(config::file::read_file(path, 0).map_err(|e| e.to_string())?);
+    }
+    directives.extend(config::file::options_to_directives(opts));
+    config::file::apply(&config, &directives).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match config.get("loglevel").as_deref() {
+        Some("debug") | Some("verbose") => LevelFilter::DEBUG,
+        Some("warning") => LevelFilter::WARN,
+        Some("nothing") => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false);
+    let logfile = config.get("logfile").unwrap_or_default();
+    if logfile.is_empty() {
+        builder.with_writer(std::io::stdout).init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
+            Ok(f) => builder.with_writer(std::sync::Mutex::new(f)).init(),
+            Err(e) => {
+                eprintln!("Can't open the log file: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// Runs the server with redis-server's command line; returns the process exit code.
+pub fn run(args: Vec<String>) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("-v") | Some("--version") => {
+            println!(
+                "Cinnabar server v={CINNABAR_VERSION} (Redis-compatible v={REDIS_VERSION}) bits=64"
+            );
+            return 0;
+        }
+        Some("-h") | Some("--help") => {
+            usage();
+            return 0;
+        }
+        _ => {}
+    }
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    init_logging(&config);
+    let dir = config.get("dir").unwrap_or_else(|| ".".into());
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        tracing::warn!("Can't chdir to '{dir}': {e}");
+        return 1;
+    }
+    let workers = match config.get_i64("worker-threads") {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n as usize,
+    };
+    let server = Arc::new(Server::new(config, workers));
+    tracing::info!(
+        "Cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) starting, pid={}, workers={workers}",
+        std::process::id()
+    );
+    let listeners = match net::bind_all(&server) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
+    server.port.store(port as u64, std::sync::atomic::Ordering::Relaxed);
+    let pidfile = server.config.get("pidfile").unwrap_or_default();
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    let senders = Arc::new(net::start_workers(&server));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("main runtime");
+    rt.block_on(async {
+        for l in listeners {
+            tokio::spawn(net::accept_loop(server.clone(), l, senders.clone()));
+        }
+        tokio::spawn(cron(server.clone()));
+        tracing::info!("Ready to accept connections tcp");
+        wait_for_shutdown(&server).await;
+    });
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    tracing::info!("Cinnabar is now ready to exit, bye bye...");
+    0
+}
+
+async fn wait_for_shutdown(server: &Server) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
+        _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
+    }
+}
+
+/// Background work, `hz` times a second: active expiry, statistics samples, memory peak.
+async fn cron(server: Arc<Server>) {
+    let mut cursor = 0usize;
+    loop {
+        let hz = server.config.settings().hz.max(1);
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        let now = clock::unix_ms();
+        server.stats.sample_ops(now);
+        memory::update_peak(&server);
+        if server
+            .active_expire
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let effort = server.config.settings().active_expire_effort;
+            // Up to a quarter of the period (more with a higher effort), as Redis does.
+            let budget = period.mul_f64(0.25 * (1.0 + (effort as f64 - 1.0) / 9.0));
+            let srv = server.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                srv.keyspace.active_expire_step(now, budget, &mut cursor);
+                cursor
+            })
+            .await
+            .map(|c| cursor = c);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The `cinnabar` binary: `cinnabar [path/to/redis.conf] [--option value ...]`.
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(server::run(args));
+}

@@ -1,0 +1,335 @@
+//! Networking: the listener, the worker threads and the per-connection loop.
+//!
+//! One acceptor (on the main thread's runtime) hands each new connection to a worker thread
+//! in turn. Every worker runs a single-threaded tokio runtime and owns its connections, so a
+//! connection's state never crosses threads. A connection reads whatever is available,
+//! decodes and executes every complete command in the buffer (pipelining), and writes all the
+//! replies with one write.
+
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::client::ClientState;
+use crate::clock;
+use crate::dispatch::{dispatch, Ctx, Flow};
+use crate::resp::{Decoded, Decoder, Limits, Reply};
+use crate::server::Server;
+use crate::stats::WorkerStats;
+
+/// Parses the `bind` directive into addresses; a leading `-` marks an optional address.
+pub fn bind_addresses(bind: &str, port: u16) -> Vec<(SocketAddr, bool)> {
+    bind.split_whitespace()
+        .filter_map(|word| {
+            let (optional, word) = match word.strip_prefix('-') {
+                Some(w) => (true, w),
+                None => (false, word),
+            };
+            let ip: IpAddr = match word {
+                "*" => "0.0.0.0".parse().ok()?,
+                "::*" => "::".parse().ok()?,
+                w => w.parse().ok()?,
+            };
+            Some((SocketAddr::new(ip, port), optional))
+        })
+        .collect()
+}
+
+/// Binds one listening socket.
+fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Binds every configured address; fails if a required one cannot be bound.
+pub fn bind_all(server: &Server) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let port = server.config.get_i64("port") as u16;
+    let backlog = server.config.get_i64("tcp-backlog") as i32;
+    let bind = server.config.get("bind").unwrap_or_default();
+    let mut out = Vec::new();
+    for (addr, optional) in bind_addresses(&bind, port) {
+        match listen(addr, backlog) {
+            Ok(l) => out.push(l),
+            Err(e) if optional => {
+                tracing::warn!("Warning: Could not create server TCP listening socket {addr}: {e}")
+            }
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {addr}: {e}"),
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::other("no address to listen on"));
+    }
+    Ok(out)
+}
+
+/// Starts `server.workers` worker threads; returns the channels that feed them connections.
+pub fn start_workers(server: &Arc<Server>) -> Vec<mpsc::UnboundedSender<std::net::TcpStream>> {
+    (0..server.workers)
+        .map(|index| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+            let server = server.clone();
+            std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("worker runtime");
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&rt, async move {
+                        let stats = Rc::new(index);
+                        while let Some(stream) = rx.recv().await {
+                            let server = server.clone();
+                            let index = *stats;
+                            tokio::task::spawn_local(async move {
+                                if let Ok(stream) = TcpStream::from_std(stream) {
+                                    serve(server, index, stream).await;
+                                }
+                            });
+                        }
+                    });
+                })
+                .expect("spawn worker thread");
+            tx
+        })
+        .collect()
+}
+
+/// Accepts connections on `listener` and deals them out to the workers.
+pub async fn accept_loop(
+    server: Arc<Server>,
+    listener: std::net::TcpListener,
+    workers: Arc<Vec<mpsc::UnboundedSender<std::net::TcpStream>>>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("listener: {e}");
+            return;
+        }
+    };
+    let mut next = 0usize;
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.connections_received.fetch_add(1, Relaxed);
+        let max = server.config.settings().maxclients;
+        if server.clients.len() >= max {
+            server.stats.rejected_connections.fetch_add(1, Relaxed);
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let Ok(std_stream) = stream.into_std() else {
+            continue;
+        };
+        let _ = workers[next % workers.len()].send(std_stream);
+        next = next.wrapping_add(1);
+    }
+}
+
+/// The connection loop.
+async fn serve(server: Arc<Server>, worker: usize, mut stream: TcpStream) {
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let mut client = server.clients.register(addr, laddr, clock::unix_ms());
+    let info = client.info.clone();
+    run_connection(&server, worker, &mut stream, &mut client).await;
+    server.clients.unregister(info.id);
+    let _ = stream.shutdown().await;
+}
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Push(Option<Vec<u8>>),
+    Killed,
+    Idle,
+}
+
+async fn run_connection(
+    server: &Arc<Server>,
+    worker: usize,
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+) {
+    let stats: &WorkerStats = &server.stats.workers[worker];
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut decoder = Decoder::new();
+    let mut settings = server.config.settings();
+    let mut version = server.config.version();
+    let info = client.info.clone();
+    loop {
+        if server.config.version() != version {
+            version = server.config.version();
+            settings = server.config.settings();
+        }
+        let idle = (settings.timeout_secs > 0 && !info.monitor.load(Relaxed))
+            .then(|| Duration::from_secs(settings.timeout_secs));
+        let wake = {
+            let push = async {
+                match client.push_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let idle_timer = async {
+                match idle {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = info.kill.notified() => Wake::Killed,
+                msg = push => Wake::Push(msg),
+                r = stream.read_buf(&mut rbuf) => Wake::Read(r),
+                _ = idle_timer => Wake::Idle,
+            }
+        };
+        match wake {
+            Wake::Killed | Wake::Idle => return,
+            Wake::Push(None) => client.push_rx = None,
+            Wake::Push(Some(msg)) => {
+                if stream.write_all(&msg).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => return,
+            Wake::Read(Ok(n)) => WorkerStats::bump(&stats.net_input, n as u64),
+        }
+        if info.killed.load(Relaxed) {
+            return;
+        }
+        let limits = Limits {
+            max_bulk_len: settings.proto_max_bulk_len,
+            ..Limits::default()
+        };
+        let mut pos = 0;
+        let mut close = false;
+        loop {
+            match decoder.decode(&rbuf[pos..], &limits) {
+                Decoded::Incomplete => {
+                    let want = decoder.wanted();
+                    if want > 0 && want < settings.client_query_buffer_limit {
+                        rbuf.reserve(want);
+                    }
+                    break;
+                }
+                Decoded::Skip(n) => pos += n,
+                Decoded::Error(e) => {
+                    tracing::debug!("Protocol error ({e}) from client {addr}", addr = info.addr);
+                    Reply::new(&mut out, client.resp3).error(&format!("ERR Protocol error: {e}"));
+                    close = true;
+                    break;
+                }
+                Decoded::Command(n) => {
+                    let args = decoder.args(&rbuf[pos..]);
+                    let now_ms = clock::unix_ms();
+                    info.last_interaction_ms.store(now_ms, Relaxed);
+                    loop {
+                        let flow = {
+                            let resp3 = client.resp3;
+                            let mut ctx = Ctx {
+                                server,
+                                client: &mut *client,
+                                out: Reply::new(&mut out, resp3),
+                                now_ms: clock::unix_ms(),
+                                stats,
+                                settings: &settings,
+                            };
+                            dispatch(&mut ctx, &args)
+                        };
+                        match flow {
+                            Flow::Continue => break,
+                            Flow::Close => {
+                                close = true;
+                                break;
+                            }
+                            Flow::Paused => {
+                                if !out.is_empty() {
+                                    if stream.write_all(&out).await.is_err() {
+                                        return;
+                                    }
+                                    out.clear();
+                                }
+                                server.wait_unpaused().await;
+                                if info.killed.load(Relaxed) {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    pos += n;
+                    if close {
+                        break;
+                    }
+                }
+            }
+        }
+        rbuf.advance(pos);
+        info.qbuf.store(rbuf.len(), Relaxed);
+        if rbuf.len() > settings.client_query_buffer_limit {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: addr={} qbuf={}",
+                info.addr,
+                rbuf.len()
+            );
+            return;
+        }
+        if !out.is_empty() {
+            WorkerStats::bump(&stats.net_output, out.len() as u64);
+            info.omem.store(out.len(), Relaxed);
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            info.omem.store(0, Relaxed);
+            out.clear();
+            if out.capacity() > 1 << 20 {
+                out = Vec::with_capacity(16 * 1024);
+            }
+        }
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        if close {
+            return;
+        }
+    }
+}
