@@ -32,7 +32,10 @@ mod tests {
 
     #[test]
     fn crc16_known_vector() {
-        assert_eq!(crc16::State::<crc16::XMODEM>::calculate(b"123456789"), 0x31C3);
+        assert_eq!(
+            crc16::State::<crc16::XMODEM>::calculate(b"123456789"),
+            0x31C3
+        );
     }
 
     #[test]
@@ -48,7 +51,10 @@ mod tests {
             key_hash_slot(b"{user1000}.following"),
             key_hash_slot(b"{user1000}.followers")
         );
-        assert_eq!(key_hash_slot(b"{user1000}.following"), key_hash_slot(b"user1000"));
+        assert_eq!(
+            key_hash_slot(b"{user1000}.following"),
+            key_hash_slot(b"user1000")
+        );
     }
 
     #[test]

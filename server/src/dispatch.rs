@@ -83,7 +83,12 @@ fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
         return Ok(spec);
     }
     if args.len() < 2 {
-        return Err(CommandError::WrongArity(spec.name.into()));
+        // A container with arity -1 also runs on its own (bare `COMMAND`).
+        return if spec.arity == -1 {
+            Ok(spec)
+        } else {
+            Err(CommandError::WrongArity(spec.name.into()))
+        };
     }
     CommandTable::lookup_sub(spec, args[1]).ok_or_else(|| CommandError::UnknownSubcommand {
         cmd: spec.container_name(),
@@ -133,7 +138,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
     WorkerStats::bump(&cs.calls, 1);
     WorkerStats::bump(&cs.usec, micros);
     WorkerStats::bump(&ctx.stats.commands, 1);
-    ctx.client.info.last_cmd.store(id, std::sync::atomic::Ordering::Relaxed);
+    ctx.client
+        .info
+        .last_cmd
+        .store(id, std::sync::atomic::Ordering::Relaxed);
     if let Err(e) = &result {
         WorkerStats::bump(&cs.failed, 1);
         ctx.server.stats.count_error(&e.code());

@@ -148,7 +148,9 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     };
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
-    server.port.store(port as u64, std::sync::atomic::Ordering::Relaxed);
+    server
+        .port
+        .store(port as u64, std::sync::atomic::Ordering::Relaxed);
     let pidfile = server.config.get("pidfile").unwrap_or_default();
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));

@@ -76,7 +76,9 @@ impl Stats {
     /// Statistics for `workers` worker threads and `commands` command ids.
     pub fn new(workers: usize, commands: usize) -> Self {
         Stats {
-            workers: (0..workers + 1).map(|_| WorkerStats::new(commands)).collect(),
+            workers: (0..workers + 1)
+                .map(|_| WorkerStats::new(commands))
+                .collect(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             evicted_keys: AtomicU64::new(0),

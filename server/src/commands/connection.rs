@@ -14,75 +14,226 @@ const ACL_CONN_SLOW: &[&str] = &["@slow", "@connection"];
 const ACL_ADMIN: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("client|id", 2, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_id)
-        .doc("connection", "5.0.0", "Returns the unique client ID of the connection.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|setname", 3, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_setname)
-        .doc("connection", "2.6.9", "Sets the connection name.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|getname", 2, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_getname)
-        .doc("connection", "2.6.9", "Returns the name of the connection.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_list)
-        .doc("connection", "2.4.0", "Lists open connections.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_info)
-        .doc("connection", "6.2.0", "Returns information about the connection.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_kill)
-        .doc("connection", "2.4.0", "Terminates open connections.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_setinfo)
-        .doc("connection", "7.2.0", "Sets information specific to the client or connection.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|reply", 3, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_reply)
-        .doc("connection", "3.2.0", "Instructs the server whether to reply to commands.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_no_evict)
-        .doc("connection", "7.0.0", "Sets the client eviction mode of the connection.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("client|no-touch", 3, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_no_touch)
-        .doc("connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_pause)
-        .doc("connection", "3.0.0", "Suspends commands processing.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_unpause)
-        .doc("connection", "6.2.0", "Resumes processing commands from paused clients.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("client|getredir", 2, NOSCRIPT | LOADING | STALE, KeySpec::NONE, client_getredir)
-        .doc("connection", "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.")
-        .acl(ACL_CONN_SLOW),
-    CommandSpec::new("client|help", 2, LOADING | STALE, KeySpec::NONE, client_help)
-        .doc("connection", "5.0.0", "Returns helpful text about the different subcommands.")
-        .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|id",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_id,
+    )
+    .doc(
+        "connection",
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_setname,
+    )
+    .doc("connection", "2.6.9", "Sets the connection name.")
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_getname,
+    )
+    .doc("connection", "2.6.9", "Returns the name of the connection.")
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_list,
+    )
+    .doc("connection", "2.4.0", "Lists open connections.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "client|info",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_info,
+    )
+    .doc(
+        "connection",
+        "6.2.0",
+        "Returns information about the connection.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_kill,
+    )
+    .doc("connection", "2.4.0", "Terminates open connections.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "client|setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_setinfo,
+    )
+    .doc(
+        "connection",
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|reply",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_reply,
+    )
+    .doc(
+        "connection",
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_no_evict,
+    )
+    .doc(
+        "connection",
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "client|no-touch",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_no_touch,
+    )
+    .doc(
+        "connection",
+        "7.2.0",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|pause",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_pause,
+    )
+    .doc("connection", "3.0.0", "Suspends commands processing.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "client|unpause",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_unpause,
+    )
+    .doc(
+        "connection",
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "client|getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        client_getredir,
+    )
+    .doc(
+        "connection",
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+    )
+    .acl(ACL_CONN_SLOW),
+    CommandSpec::new(
+        "client|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        client_help,
+    )
+    .doc(
+        "connection",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(ACL_CONN_SLOW),
 ];
 
 /// The connection commands.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST, KeySpec::NONE, ping)
-        .doc("connection", "1.0.0", "Returns the server's liveliness response.")
+        .doc(
+            "connection",
+            "1.0.0",
+            "Returns the server's liveliness response.",
+        )
         .acl(ACL_CONN),
     CommandSpec::new("echo", 2, FAST, KeySpec::NONE, echo)
         .doc("connection", "1.0.0", "Returns the given string.")
         .acl(ACL_CONN),
-    CommandSpec::new("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, KeySpec::NONE, quit)
-        .doc("connection", "1.0.0", "Closes the connection.")
-        .acl(ACL_CONN),
-    CommandSpec::new("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, KeySpec::NONE, reset)
-        .doc("connection", "6.2.0", "Resets the connection.")
-        .acl(ACL_CONN),
+    CommandSpec::new(
+        "quit",
+        -1,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        KeySpec::NONE,
+        quit,
+    )
+    .doc("connection", "1.0.0", "Closes the connection.")
+    .acl(ACL_CONN),
+    CommandSpec::new(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        KeySpec::NONE,
+        reset,
+    )
+    .doc("connection", "6.2.0", "Resets the connection.")
+    .acl(ACL_CONN),
     CommandSpec::new("select", 2, LOADING | STALE | FAST, KeySpec::NONE, select)
         .doc("connection", "1.0.0", "Changes the selected database.")
         .acl(ACL_CONN),
-    CommandSpec::new("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, KeySpec::NONE, hello)
-        .doc("connection", "6.0.0", "Handshakes with the Redis server.")
-        .acl(ACL_CONN),
-    CommandSpec::new("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, KeySpec::NONE, auth)
-        .doc("connection", "1.0.0", "Authenticates the connection.")
-        .acl(ACL_CONN),
-    CommandSpec::container("client", -2, CLIENT_SUBCOMMANDS)
-        .doc("connection", "2.4.0", "A container for client connection commands."),
+    CommandSpec::new(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        KeySpec::NONE,
+        hello,
+    )
+    .doc("connection", "6.0.0", "Handshakes with the Redis server.")
+    .acl(ACL_CONN),
+    CommandSpec::new(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        KeySpec::NONE,
+        auth,
+    )
+    .doc("connection", "1.0.0", "Authenticates the connection.")
+    .acl(ACL_CONN),
+    CommandSpec::container("client", -2, CLIENT_SUBCOMMANDS).doc(
+        "connection",
+        "2.4.0",
+        "A container for client connection commands.",
+    ),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -258,11 +409,7 @@ fn describe(info: &ClientInfo, now_ms: u64) -> String {
     let last = info.last_cmd.load(Relaxed);
     let cmd = TABLE.all.get(last).map(|s| s.name).unwrap_or("NULL");
     let (lib_name, lib_ver) = info.lib.lock().clone();
-    let flags = if info.monitor.load(Relaxed) {
-        "O"
-    } else {
-        "N"
-    };
+    let flags = if info.monitor.load(Relaxed) { "O" } else { "N" };
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp={} lib-name={lib_name} lib-ver={lib_ver}",
         info.id,
@@ -347,13 +494,20 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             None => Err(CommandError::err("No such client")),
         };
     }
-    let (mut id, mut addr, mut laddr, mut skipme, mut maxage) =
-        (None::<u64>, None::<String>, None::<String>, true, None::<u64>);
+    let (mut id, mut addr, mut laddr, mut skipme, mut maxage) = (
+        None::<u64>,
+        None::<String>,
+        None::<String>,
+        true,
+        None::<u64>,
+    );
     let mut p = ArgParser::new(args, 2);
     while let Some(opt) = p.next() {
         let v = p.value()?;
         if is(opt, "ID") {
-            id = Some(int(v).map_err(|_| CommandError::err("client-id should be greater than 0"))? as u64);
+            id = Some(
+                int(v).map_err(|_| CommandError::err("client-id should be greater than 0"))? as u64,
+            );
         } else if is(opt, "ADDR") {
             addr = Some(String::from_utf8_lossy(v).into());
         } else if is(opt, "LADDR") {
@@ -492,20 +646,34 @@ fn client_getredir(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 fn client_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GETNAME", "    Return the name of the current connection.",
-        "ID", "    Return the ID of the current connection.",
-        "INFO", "    Return information about the current client connection.",
-        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-        "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME, MAXAGE.",
-        "LIST [options ...]", "    Return information about client connections. Options: TYPE, ID.",
-        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
-        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
-        "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-        "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
-        "HELP", "    Print this help.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, SKIPME, MAXAGE.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options: TYPE, ID.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
+        "HELP",
+        "    Print this help.",
     ];
     ctx.out.array(lines.len());
     for l in lines {

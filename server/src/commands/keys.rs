@@ -17,21 +17,71 @@ const ACL_KEY_SLOW: &[&str] = &["@keyspace", "@write", "@slow"];
 
 /// OBJECT subcommands.
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("object|encoding", 3, READONLY, KeySpec::at(2, 2, 1), object_encoding)
-        .doc("generic", "2.2.3", "Returns the internal encoding of a Redis object.")
-        .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("object|idletime", 3, READONLY, KeySpec::at(2, 2, 1), object_idletime)
-        .doc("generic", "2.2.3", "Returns the time since the last access to a Redis object.")
-        .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("object|freq", 3, READONLY, KeySpec::at(2, 2, 1), object_freq)
-        .doc("generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.")
-        .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("object|refcount", 3, READONLY, KeySpec::at(2, 2, 1), object_refcount)
-        .doc("generic", "2.2.3", "Returns the reference count of a value of a key.")
-        .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("object|help", 2, LOADING | STALE, KeySpec::NONE, object_help)
-        .doc("generic", "6.2.0", "Returns helpful text about the different subcommands.")
-        .acl(&["@keyspace", "@slow"]),
+    CommandSpec::new(
+        "object|encoding",
+        3,
+        READONLY,
+        KeySpec::at(2, 2, 1),
+        object_encoding,
+    )
+    .doc(
+        "generic",
+        "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+    )
+    .acl(&["@keyspace", "@read", "@slow"]),
+    CommandSpec::new(
+        "object|idletime",
+        3,
+        READONLY,
+        KeySpec::at(2, 2, 1),
+        object_idletime,
+    )
+    .doc(
+        "generic",
+        "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+    )
+    .acl(&["@keyspace", "@read", "@slow"]),
+    CommandSpec::new(
+        "object|freq",
+        3,
+        READONLY,
+        KeySpec::at(2, 2, 1),
+        object_freq,
+    )
+    .doc(
+        "generic",
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+    )
+    .acl(&["@keyspace", "@read", "@slow"]),
+    CommandSpec::new(
+        "object|refcount",
+        3,
+        READONLY,
+        KeySpec::at(2, 2, 1),
+        object_refcount,
+    )
+    .doc(
+        "generic",
+        "2.2.3",
+        "Returns the reference count of a value of a key.",
+    )
+    .acl(&["@keyspace", "@read", "@slow"]),
+    CommandSpec::new(
+        "object|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        object_help,
+    )
+    .doc(
+        "generic",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(&["@keyspace", "@slow"]),
 ];
 
 /// The generic key commands.
@@ -214,7 +264,10 @@ fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let (value, expiry) = (e.value.clone(), e.expire_at().map_or(Expiry::None, Expiry::At));
+    let (value, expiry) = (
+        e.value.clone(),
+        e.expire_at().map_or(Expiry::None, Expiry::At),
+    );
     if !replace && locks.table(dst.slot).contains(&dst, ctx.now_ms) {
         drop(locks);
         ctx.out.int(0);
@@ -271,7 +324,8 @@ fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| CommandError::err("invalid cursor"))?;
-    let (mut pattern, mut count, mut kind): (Option<&[u8]>, usize, Option<&[u8]>) = (None, 10, None);
+    let (mut pattern, mut count, mut kind): (Option<&[u8]>, usize, Option<&[u8]>) =
+        (None, 10, None);
     let mut p = ArgParser::new(args, 2);
     while let Some(opt) = p.next() {
         if is(opt, "MATCH") {
@@ -500,7 +554,9 @@ fn pexpiretime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let had = t.peek(&k, ctx.now_ms).is_some_and(|e| e.expire_at().is_some());
+    let had = t
+        .peek(&k, ctx.now_ms)
+        .is_some_and(|e| e.expire_at().is_some());
     if had {
         t.set_expire(&k, None, ctx.now_ms);
     }
@@ -623,7 +679,9 @@ fn restore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         } else if is(opt, "FREQ") {
             let f = p.int()?;
             if !(0..=255).contains(&f) {
-                return Err(CommandError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+                return Err(CommandError::err(
+                    "Invalid FREQ value, must be >= 0 and <= 255",
+                ));
             }
         } else {
             return Err(CommandError::Syntax);

@@ -207,6 +207,12 @@ impl CommandSpec {
         spec
     }
 
+    /// Runs `handler` when the container is called with no subcommand (bare `COMMAND`).
+    pub const fn bare(mut self, handler: Handler) -> Self {
+        self.handler = handler;
+        self
+    }
+
     /// Sets the documentation fields.
     pub const fn doc(
         mut self,
@@ -262,7 +268,12 @@ impl CommandSpec {
         if first >= n || last >= n || step <= 0 {
             return if first >= n { Some(Vec::new()) } else { None };
         }
-        Some((first..=last).step_by(step as usize).map(|i| i as usize).collect())
+        Some(
+            (first..=last)
+                .step_by(step as usize)
+                .map(|i| i as usize)
+                .collect(),
+        )
     }
 }
 
@@ -318,10 +329,7 @@ impl CommandTable {
     }
 
     /// Finds a subcommand of `container` by name, ignoring case.
-    pub fn lookup_sub(
-        container: &'static CommandSpec,
-        sub: &[u8],
-    ) -> Option<&'static CommandSpec> {
+    pub fn lookup_sub(container: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
         container.subcommands.iter().find(|s| {
             let short = s.name.split('|').nth(1).unwrap_or("");
             short.as_bytes().eq_ignore_ascii_case(sub)

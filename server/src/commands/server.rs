@@ -14,84 +14,280 @@ use crate::keyspace::{Expiry, Value};
 const ACL_ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 
 static CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, config_get)
-        .doc("server", "2.0.0", "Returns the effective values of configuration parameters.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, config_set)
-        .doc("server", "2.0.0", "Sets configuration parameters in-flight.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, config_resetstat)
-        .doc("server", "2.0.0", "Resets the server's statistics.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, config_rewrite)
-        .doc("server", "2.8.0", "Persists the effective configuration to file.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("config|help", 2, LOADING | STALE, KeySpec::NONE, config_help)
-        .doc("server", "5.0.0", "Returns helpful text about the different subcommands.")
-        .acl(&["@slow"]),
+    CommandSpec::new(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        config_get,
+    )
+    .doc(
+        "server",
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        config_set,
+    )
+    .doc(
+        "server",
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        config_resetstat,
+    )
+    .doc("server", "2.0.0", "Resets the server's statistics.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "config|rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        config_rewrite,
+    )
+    .doc(
+        "server",
+        "2.8.0",
+        "Persists the effective configuration to file.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "config|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        config_help,
+    )
+    .doc(
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(&["@slow"]),
 ];
 
 static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("command|count", 2, LOADING | STALE, KeySpec::NONE, command_count)
-        .doc("server", "2.8.13", "Returns a count of commands.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|list", -2, LOADING | STALE, KeySpec::NONE, command_list)
-        .doc("server", "7.0.0", "Returns a list of command names.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|info", -2, LOADING | STALE, KeySpec::NONE, command_info)
-        .doc("server", "2.8.13", "Returns information about one, multiple or all commands.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|docs", -2, LOADING | STALE, KeySpec::NONE, command_docs)
-        .doc("server", "7.0.0", "Returns documentary information about one, multiple or all commands.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|getkeys", -3, LOADING | STALE, KeySpec::NONE, command_getkeys)
-        .doc("server", "2.8.13", "Extracts the key names from an arbitrary command.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|getkeysandflags", -3, LOADING | STALE, KeySpec::NONE, command_getkeysandflags)
-        .doc("server", "7.0.0", "Extracts the key names and access flags for an arbitrary command.")
-        .acl(&["@slow", "@connection"]),
-    CommandSpec::new("command|help", 2, LOADING | STALE, KeySpec::NONE, command_help)
-        .doc("server", "5.0.0", "Returns helpful text about the different subcommands.")
-        .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|count",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_count,
+    )
+    .doc("server", "2.8.13", "Returns a count of commands.")
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|list",
+        -2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_list,
+    )
+    .doc("server", "7.0.0", "Returns a list of command names.")
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|info",
+        -2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_info,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+    )
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|docs",
+        -2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_docs,
+    )
+    .doc(
+        "server",
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+    )
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|getkeys",
+        -3,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_getkeys,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+    )
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|getkeysandflags",
+        -3,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_getkeysandflags,
+    )
+    .doc(
+        "server",
+        "7.0.0",
+        "Extracts the key names and access flags for an arbitrary command.",
+    )
+    .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "command|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        command_help,
+    )
+    .doc(
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(&["@slow", "@connection"]),
 ];
 
 static SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("slowlog|get", -2, ADMIN | LOADING | STALE, KeySpec::NONE, slowlog_get)
-        .doc("server", "2.2.12", "Returns the slow log's entries.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("slowlog|len", 2, ADMIN | LOADING | STALE, KeySpec::NONE, slowlog_len)
-        .doc("server", "2.2.12", "Returns the number of entries in the slow log.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("slowlog|reset", 2, ADMIN | LOADING | STALE, KeySpec::NONE, slowlog_reset)
-        .doc("server", "2.2.12", "Clears all entries from the slow log.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("slowlog|help", 2, LOADING | STALE, KeySpec::NONE, slowlog_help)
-        .doc("server", "6.2.0", "Show helpful text about the different subcommands")
-        .acl(&["@slow"]),
+    CommandSpec::new(
+        "slowlog|get",
+        -2,
+        ADMIN | LOADING | STALE,
+        KeySpec::NONE,
+        slowlog_get,
+    )
+    .doc("server", "2.2.12", "Returns the slow log's entries.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "slowlog|len",
+        2,
+        ADMIN | LOADING | STALE,
+        KeySpec::NONE,
+        slowlog_len,
+    )
+    .doc(
+        "server",
+        "2.2.12",
+        "Returns the number of entries in the slow log.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "slowlog|reset",
+        2,
+        ADMIN | LOADING | STALE,
+        KeySpec::NONE,
+        slowlog_reset,
+    )
+    .doc("server", "2.2.12", "Clears all entries from the slow log.")
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "slowlog|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        slowlog_help,
+    )
+    .doc(
+        "server",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+    )
+    .acl(&["@slow"]),
 ];
 
 static LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("latency|latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, latency_latest)
-        .doc("server", "2.8.13", "Returns the latest latency samples for all events.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("latency|history", 3, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, latency_history)
-        .doc("server", "2.8.13", "Returns timestamp-latency samples for an event.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("latency|reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, latency_reset)
-        .doc("server", "2.8.13", "Resets the latency data for one or more events.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("latency|doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, latency_doctor)
-        .doc("server", "2.8.13", "Returns a human-readable latency analysis report.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("latency|help", 2, LOADING | STALE, KeySpec::NONE, latency_help)
-        .doc("server", "2.8.13", "Returns helpful text about the different subcommands.")
-        .acl(&["@slow"]),
+    CommandSpec::new(
+        "latency|latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        latency_latest,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Returns the latest latency samples for all events.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "latency|history",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        latency_history,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Returns timestamp-latency samples for an event.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "latency|reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        latency_reset,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Resets the latency data for one or more events.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "latency|doctor",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        latency_doctor,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Returns a human-readable latency analysis report.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "latency|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        latency_help,
+    )
+    .doc(
+        "server",
+        "2.8.13",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(&["@slow"]),
 ];
 
 static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("memory|usage", -3, READONLY, KeySpec::at(2, 2, 1), memory_usage)
-        .doc("server", "4.0.0", "Estimates the memory usage of a key.")
-        .acl(&["@read", "@slow"]),
+    CommandSpec::new(
+        "memory|usage",
+        -3,
+        READONLY,
+        KeySpec::at(2, 2, 1),
+        memory_usage,
+    )
+    .doc("server", "4.0.0", "Estimates the memory usage of a key.")
+    .acl(&["@read", "@slow"]),
     CommandSpec::new("memory|stats", 2, 0, KeySpec::NONE, memory_stats)
         .doc("server", "4.0.0", "Returns details about memory usage.")
         .acl(&["@slow"]),
@@ -104,9 +300,19 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("memory|purge", 2, 0, KeySpec::NONE, memory_purge)
         .doc("server", "4.0.0", "Asks the allocator to release memory.")
         .acl(&["@slow"]),
-    CommandSpec::new("memory|help", 2, LOADING | STALE, KeySpec::NONE, memory_help)
-        .doc("server", "4.0.0", "Returns helpful text about the different subcommands.")
-        .acl(&["@slow"]),
+    CommandSpec::new(
+        "memory|help",
+        2,
+        LOADING | STALE,
+        KeySpec::NONE,
+        memory_help,
+    )
+    .doc(
+        "server",
+        "4.0.0",
+        "Returns helpful text about the different subcommands.",
+    )
+    .acl(&["@slow"]),
 ];
 
 /// The server commands.
@@ -117,6 +323,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::container("config", -2, CONFIG_SUBCOMMANDS)
         .doc("server", "2.0.0", "A container for server configuration commands."),
     CommandSpec::container("command", -1, COMMAND_SUBCOMMANDS)
+        .bare(command_bare)
         .doc("server", "2.8.13", "Returns detailed information about all commands."),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, KeySpec::NONE, time)
         .doc("server", "2.6.0", "Returns the server time.")
@@ -169,7 +376,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity("config|set".into()));
     }
     let pairs: Vec<(String, String)> = args[2..]
@@ -230,11 +437,12 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if ctx.server.config.file.is_none() {
-        return Err(CommandError::err("The server is running without a config file"));
+        return Err(CommandError::err(
+            "The server is running without a config file",
+        ));
     }
-    crate::config::file::rewrite(&ctx.server.config).map_err(|e| {
-        CommandError::err(format!("Rewriting config file: {e}"))
-    })?;
+    crate::config::file::rewrite(&ctx.server.config)
+        .map_err(|e| CommandError::err(format!("Rewriting config file: {e}")))?;
     tracing::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();
     Ok(())
@@ -249,19 +457,22 @@ fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
 }
 
 fn config_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    help(ctx, &[
-        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>",
-        "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>",
-        "    Set the configuration <directive> to <value>.",
-        "RESETSTAT",
-        "    Reset statistics reported by the INFO command.",
-        "REWRITE",
-        "    Rewrite the configuration file.",
-        "HELP",
-        "    Print this help.",
-    ])
+    help(
+        ctx,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
 }
 
 fn time(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
@@ -354,6 +565,10 @@ fn command_all(ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
+fn command_bare(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    command_all(ctx)
+}
+
 fn command_count(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.out.int(TABLE.count() as i64);
     Ok(())
@@ -382,10 +597,11 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         .filter(|s| match filter {
             None => true,
             Some((true, pat)) => crate::glob::glob_match(pat, s.name.as_bytes(), true),
-            Some((false, cat)) => s
-                .acl
-                .iter()
-                .any(|a| a.trim_start_matches('@').as_bytes().eq_ignore_ascii_case(cat)),
+            Some((false, cat)) => s.acl.iter().any(|a| {
+                a.trim_start_matches('@')
+                    .as_bytes()
+                    .eq_ignore_ascii_case(cat)
+            }),
         })
         .map(|s| s.name)
         .collect();
@@ -504,34 +720,36 @@ fn command_getkeysandflags(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn command_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    help(ctx, &[
-        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "(no subcommand)",
-        "    Return details about all Redis commands.",
-        "COUNT",
-        "    Return the total number of commands in this Redis server.",
-        "LIST",
-        "    Return a list of all commands in this Redis server.",
-        "INFO [<command-name> ...]",
-        "    Return details about multiple Redis commands.",
-        "DOCS [<command-name> ...]",
-        "    Return documentation details about multiple Redis commands.",
-        "GETKEYS <full-command>",
-        "    Return the keys from a full Redis command.",
-        "GETKEYSANDFLAGS <full-command>",
-        "    Return the keys and the access flags from a full Redis command.",
-        "HELP",
-        "    Print this help.",
-    ])
+    help(
+        ctx,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
 }
 
 fn slowlog_get(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let count = match args.get(2) {
         None => 10,
         Some(a) => {
-            let n = int(a).map_err(|_| {
-                CommandError::err("count should be greater than or equal to -1")
-            })?;
+            let n = int(a)
+                .map_err(|_| CommandError::err("count should be greater than or equal to -1"))?;
             if n < -1 {
                 return Err(CommandError::err(
                     "count should be greater than or equal to -1",
@@ -582,17 +800,20 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn slowlog_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    help(ctx, &[
-        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET [<count>]",
-        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        "LEN",
-        "    Return the length of the slowlog.",
-        "RESET",
-        "    Reset the slowlog.",
-        "HELP",
-        "    Print this help.",
-    ])
+    help(
+        ctx,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
 }
 
 fn latency_latest(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
@@ -655,7 +876,13 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n".to_string()
     } else {
         lat.iter()
-            .map(|(name, e)| format!("{name}: {} latency spikes (max {} ms).\n", e.samples.len(), e.max))
+            .map(|(name, e)| {
+                format!(
+                    "{name}: {} latency spikes (max {} ms).\n",
+                    e.samples.len(),
+                    e.max
+                )
+            })
             .collect()
     };
     drop(lat);
@@ -664,19 +891,22 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn latency_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    help(ctx, &[
-        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "DOCTOR",
-        "    Return a human readable latency analysis report.",
-        "HISTORY <event>",
-        "    Return time-latency samples for the <event> class.",
-        "LATEST",
-        "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]",
-        "    Reset latency data of one or more <event> classes.",
-        "HELP",
-        "    Print this help.",
-    ])
+    help(
+        ctx,
+        &[
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
 }
 
 fn memory_usage(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -711,7 +941,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         ("peak.allocated", peak),
         ("total.allocated", used),
         ("keys.count", keys),
-        ("keys.bytes-per-key", if keys > 0 { used / keys } else { 0 }),
+        ("keys.bytes-per-key", used.checked_div(keys).unwrap_or(0)),
         ("dataset.bytes", used),
         ("rss", rss),
     ];
@@ -741,21 +971,24 @@ fn memory_purge(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn memory_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    help(ctx, &[
-        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "DOCTOR",
-        "    Return memory problems reports.",
-        "MALLOC-STATS",
-        "    Return internal statistics report from the memory allocator.",
-        "PURGE",
-        "    Attempt to purge dirty pages for reclamation by the allocator.",
-        "STATS",
-        "    Return information about the memory usage of the server.",
-        "USAGE <key> [SAMPLES <count>]",
-        "    Return memory in bytes used by <key> and its value.",
-        "HELP",
-        "    Print this help.",
-    ])
+    help(
+        ctx,
+        &[
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
 }
 
 fn monitor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {

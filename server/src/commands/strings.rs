@@ -137,7 +137,10 @@ pub(crate) fn expire_time(
     if absolute {
         Ok(ms as u64)
     } else {
-        (now_ms as i64).checked_add(ms).map(|v| v as u64).ok_or_else(invalid)
+        (now_ms as i64)
+            .checked_add(ms)
+            .map(|v| v as u64)
+            .ok_or_else(invalid)
     }
 }
 
@@ -226,10 +229,12 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[&[u8]], millis: bool, cmd: &str) -> C
     let amount = int(args[2])?;
     let at = expire_time(ctx.now_ms, amount, millis, false, cmd)?;
     let k = ctx.key(args[1]);
-    ctx.server
-        .keyspace
-        .lock(k.slot)
-        .set(&k, Value::from_bytes(args[3]), Expiry::At(at), ctx.now_ms);
+    ctx.server.keyspace.lock(k.slot).set(
+        &k,
+        Value::from_bytes(args[3]),
+        Expiry::At(at),
+        ctx.now_ms,
+    );
     ctx.out.ok();
     Ok(())
 }
@@ -329,14 +334,18 @@ fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn mset_impl(ctx: &mut Ctx<'_>, args: &[&[u8]], only_new: bool) -> Result<bool, CommandError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity(
             (if only_new { "msetnx" } else { "mset" }).into(),
         ));
     }
     let refs: Vec<_> = args[1..].iter().step_by(2).map(|k| ctx.key(k)).collect();
     let mut locks = ctx.server.keyspace.lock_slots(refs.iter().map(|k| k.slot));
-    if only_new && refs.iter().any(|k| locks.table(k.slot).contains(k, ctx.now_ms)) {
+    if only_new
+        && refs
+            .iter()
+            .any(|k| locks.table(k.slot).contains(k, ctx.now_ms))
+    {
         return Ok(false);
     }
     for (i, k) in refs.iter().enumerate() {
@@ -415,7 +424,9 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         Some(e) => {
             let current = match &e.value {
                 Value::Int(n) => *n,
-                Value::Str(s) => crate::resp::decode::parse_i64(s).ok_or(CommandError::NotInteger)?,
+                Value::Str(s) => {
+                    crate::resp::decode::parse_i64(s).ok_or(CommandError::NotInteger)?
+                }
             };
             let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
             e.value = Value::Int(next);
@@ -462,7 +473,12 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Err(CommandError::err("increment would produce NaN or Infinity"));
     }
     let text = format!("{next}");
-    t.set(&k, Value::from_bytes(text.as_bytes()), Expiry::Keep, ctx.now_ms);
+    t.set(
+        &k,
+        Value::from_bytes(text.as_bytes()),
+        Expiry::Keep,
+        ctx.now_ms,
+    );
     drop(t);
     ctx.out.bulk(text.as_bytes());
     Ok(())
@@ -560,6 +576,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// One LCS match: the range in the first string, the range in the second, the length.
+type LcsMatch = ((usize, usize), (usize, usize), usize);
+
 fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut p = ArgParser::new(args, 3);
@@ -617,14 +636,16 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut common = vec![0u8; total];
     let mut idx = total;
     let (mut i, mut j) = (a.len(), b.len());
-    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
+    let mut matches: Vec<LcsMatch> = Vec::new();
     let mut current: Option<((usize, usize), (usize, usize))> = None;
     while i > 0 && j > 0 {
         if a[i - 1] == b[j - 1] {
             idx -= 1;
             common[idx] = a[i - 1];
             current = match current {
-                Some(((as_, ae), (bs, be))) if as_ == i && bs == j => Some(((i - 1, ae), (j - 1, be))),
+                Some(((as_, ae), (bs, be))) if as_ == i && bs == j => {
+                    Some(((i - 1, ae), (j - 1, be)))
+                }
                 Some(m) => {
                     let len = m.0 .1 - m.0 .0 + 1;
                     if len as i64 >= min_len {

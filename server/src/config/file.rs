@@ -64,7 +64,10 @@ pub fn read_file(path: &Path, depth: usize) -> Result<Vec<Directive>, FatalConfi
     let bytes = std::fs::read(path).map_err(|e| {
         fatal(
             &here,
-            format!("Fatal error, can't open config file '{}': {e}", path.display()),
+            format!(
+                "Fatal error, can't open config file '{}': {e}",
+                path.display()
+            ),
         )
     })?;
     let text = String::from_utf8_lossy(&bytes);
@@ -188,8 +191,12 @@ fn lines_for(name: &str, value: &str) -> Vec<String> {
             .chunks(4)
             .map(|g| format!("client-output-buffer-limit {}", g.join(" ")))
             .collect(),
-        "bind" | "replicaof" | "oom-score-adj-values" | "latency-tracking-info-percentiles"
-        | "shutdown-on-sigint" | "shutdown-on-sigterm" => {
+        "bind"
+        | "replicaof"
+        | "oom-score-adj-values"
+        | "latency-tracking-info-percentiles"
+        | "shutdown-on-sigint"
+        | "shutdown-on-sigterm" => {
             if value.is_empty() {
                 vec![]
             } else {

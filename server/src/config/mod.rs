@@ -95,7 +95,7 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, ConfigError> {
         }
         Kind::Save => {
             let words: Vec<&str> = value.split_whitespace().collect();
-            if words.len() % 2 != 0 || words.iter().any(|w| w.parse::<u64>().is_err()) {
+            if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
                 return bad("Invalid save parameters");
             }
             Ok(words.join(" "))
@@ -110,7 +110,7 @@ fn merge_output_buffer_limit(current: &str, update: &str) -> Result<String, Conf
     let mut classes: Vec<(String, [i64; 3])> = Vec::new();
     for text in [current, update] {
         let words: Vec<&str> = text.split_whitespace().collect();
-        if words.len() % 4 != 0 || words.is_empty() {
+        if !words.len().is_multiple_of(4) || words.is_empty() {
             return Err(bad());
         }
         for group in words.chunks(4) {
@@ -345,10 +345,7 @@ impl Config {
             .find(|g| g[0] == "normal")
             .and_then(|g| g[1].parse().ok())
             .unwrap_or(0);
-        let debug = v
-            .get("enable-debug-command")
-            .cloned()
-            .unwrap_or_default();
+        let debug = v.get("enable-debug-command").cloned().unwrap_or_default();
         let settings = Settings {
             maxclients: num("maxclients") as usize,
             timeout_secs: num("timeout") as u64,
@@ -406,7 +403,8 @@ mod tests {
         assert!(c.set("maxmemory-policy", "bogus").is_err());
         c.set("slave-read-only", "no").unwrap();
         assert_eq!(c.get("replica-read-only").unwrap(), "no");
-        c.set("client-output-buffer-limit", "normal 1mb 0 0").unwrap();
+        c.set("client-output-buffer-limit", "normal 1mb 0 0")
+            .unwrap();
         assert_eq!(
             c.get("client-output-buffer-limit").unwrap(),
             "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -418,8 +416,10 @@ mod tests {
     #[test]
     fn save_lines_accumulate() {
         let c = Config::new(None);
-        c.apply_directive("save", &["900".into(), "1".into()]).unwrap();
-        c.apply_directive("save", &["300".into(), "10".into()]).unwrap();
+        c.apply_directive("save", &["900".into(), "1".into()])
+            .unwrap();
+        c.apply_directive("save", &["300".into(), "10".into()])
+            .unwrap();
         assert_eq!(c.get("save").unwrap(), "900 1 300 10");
         c.apply_directive("save", &["".into()]).unwrap();
         assert_eq!(c.get("save").unwrap(), "");

@@ -118,7 +118,11 @@ pub static PARAMS: &[Param] = &[
     p("socket-mark-id", I32, "0"),
     // General.
     fixed("daemonize", B, "no"),
-    fixed("supervised", Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no"),
+    fixed(
+        "supervised",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+    ),
     p("pidfile", S, ""),
     p(
         "loglevel",
@@ -134,7 +138,11 @@ pub static PARAMS: &[Param] = &[
     fixed("databases", int(1, i32::MAX as i64), "16"),
     fixed("always-show-logo", B, "no"),
     p("set-proc-title", B, "yes"),
-    p("proc-title-template", S, "{title} {listen-addr} {server-mode}"),
+    p(
+        "proc-title-template",
+        S,
+        "{title} {listen-addr} {server-mode}",
+    ),
     p("locale-collate", S, ""),
     // Snapshots.
     p("save", Kind::Save, "3600 1 300 100 60 10000"),
@@ -229,7 +237,11 @@ pub static PARAMS: &[Param] = &[
     fixed("io-threads", int(1, 128), "1"),
     fixed("io-threads-do-reads", B, "no"),
     fixed("worker-threads", int(0, 1024), "0"),
-    p("oom-score-adj", Kind::Enum(&["no", "yes", "relative", "absolute"]), "no"),
+    p(
+        "oom-score-adj",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+    ),
     p("oom-score-adj-values", W, "0 200 800"),
     fixed("disable-thp", B, "yes"),
     // Append only file.

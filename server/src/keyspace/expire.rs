@@ -39,7 +39,11 @@ mod tests {
         for i in 0..1000 {
             let name = format!("k{i}");
             let k = KeyRef::new(name.as_bytes());
-            let exp = if i % 2 == 0 { Expiry::At(10) } else { Expiry::None };
+            let exp = if i % 2 == 0 {
+                Expiry::At(10)
+            } else {
+                Expiry::None
+            };
             ks.lock(k.slot).set(&k, Value::Int(i), exp, 0);
         }
         let mut cursor = 0;

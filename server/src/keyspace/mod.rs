@@ -154,11 +154,7 @@ impl Keyspace {
                 break;
             }
         }
-        if n == 0 {
-            0
-        } else {
-            (sum / n) as u64
-        }
+        sum.checked_div(n).unwrap_or(0) as u64
     }
 }
 

@@ -302,7 +302,10 @@ mod tests {
         assert_eq!(cmds.len(), 3);
         assert_eq!(cmds[0], vec![b"GET".to_vec(), b"a".to_vec()]);
         assert_eq!(cmds[1], vec![b"PING".to_vec()]);
-        assert_eq!(cmds[2], vec![b"set".to_vec(), b"k".to_vec(), b"v v".to_vec()]);
+        assert_eq!(
+            cmds[2],
+            vec![b"set".to_vec(), b"k".to_vec(), b"v v".to_vec()]
+        );
     }
 
     #[test]

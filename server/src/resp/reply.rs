@@ -63,7 +63,8 @@ impl<'a> Reply<'a> {
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
         for &b in msg.as_bytes() {
-            self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf
+                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -1,0 +1,429 @@
+//! Starting and stopping real `cinnabar` processes for black-box tests.
+//!
+//! Every server gets a free loopback port and its own temporary directory, and is killed
+//! (SIGKILL) and reaped when its [`TestServer`] is dropped, also when the test fails.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cinnabar"))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, empty temporary directory, removed by the caller's guard.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!(
+        "cinnabar-test-{}-{}-{}",
+        std::process::id(),
+        tag,
+        n
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; the start-up retries if it is taken).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `cinnabar` process.
+pub struct TestServer {
+    child: Option<Child>,
+    /// The client port.
+    pub port: u16,
+    /// The server's working directory (its log is `server.log` there).
+    pub dir: PathBuf,
+}
+
+impl TestServer {
+    /// Starts a server with extra command-line options.
+    pub fn start(extra: &[&str]) -> TestServer {
+        Self::start_with(None, extra)
+    }
+
+    /// Starts a server with an optional config file and extra options.
+    pub fn start_with(config: Option<&str>, extra: &[&str]) -> TestServer {
+        let dir = temp_dir("srv");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(binary());
+            if let Some(text) = config {
+                let path = dir.join("redis.conf");
+                std::fs::write(&path, text).expect("write config");
+                cmd.arg(&path);
+            }
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--dir", dir.to_str().expect("utf-8 path")])
+                .args(["--enable-debug-command", "yes"])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(dir.join("server.log")).expect("log"))
+                .stderr(std::fs::File::create(dir.join("server.err")).expect("log"));
+            let child = cmd.spawn().expect("spawn cinnabar");
+            let mut server = TestServer {
+                child: Some(child),
+                port,
+                dir: dir.clone(),
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            // The port was taken (or start-up failed): try again, keeping the directory.
+            server.kill();
+            std::mem::forget(server);
+        }
+        panic!(
+            "cinnabar did not start; log:\n{}",
+            std::fs::read_to_string(dir.join("server.err")).unwrap_or_default()
+        );
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return false;
+                }
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                // Any reply to PING (NOAUTH included) means the server is serving.
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 1];
+                    if s.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-') {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// A raw connection.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(self.port)
+    }
+
+    /// A `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+            .expect("redis connection")
+    }
+
+    /// Runs `redis-cli -p <port> args...`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli must be installed (apt-get install redis-tools)")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit on its own and returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A RESP reply as parsed by the tests (independent of the server's own code).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Resp>),
+    Map(Vec<(Resp, Resp)>),
+    Set(Vec<Resp>),
+    Double(String),
+    Bool(bool),
+    Verbatim(String),
+    Push(Vec<Resp>),
+    BigNumber(String),
+}
+
+impl Resp {
+    /// The bulk payload as a string.
+    pub fn text(&self) -> String {
+        match self {
+            Resp::Bulk(b) => String::from_utf8_lossy(b).into(),
+            Resp::Simple(s) | Resp::Error(s) | Resp::Verbatim(s) | Resp::Double(s) => s.clone(),
+            Resp::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// A raw TCP connection speaking RESP, for byte-level tests.
+pub struct RawConn {
+    /// The socket.
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConn {
+    /// Connects to 127.0.0.1:port.
+    pub fn connect(port: u16) -> RawConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        RawConn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command as a multibulk.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Resp {
+        self.send(&encode(args));
+        self.read()
+    }
+
+    /// Sends a command given as text words.
+    pub fn cmd_str(&mut self, line: &str) -> Resp {
+        let words: Vec<&[u8]> = line.split_whitespace().map(|w| w.as_bytes()).collect();
+        self.cmd(&words)
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads one reply (panics on timeout or EOF).
+    pub fn read(&mut self) -> Resp {
+        loop {
+            if let Some((r, used)) = parse(&self.buf) {
+                self.buf.drain(..used);
+                return r;
+            }
+            if !self.fill() {
+                panic!("connection closed while waiting for a reply");
+            }
+        }
+    }
+
+    /// Whether the server closed the connection (after any pending bytes).
+    pub fn is_closed(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn line(buf: &[u8]) -> Option<(&[u8], usize)> {
+    let pos = buf.windows(2).position(|w| w == b"\r\n")?;
+    Some((&buf[..pos], pos + 2))
+}
+
+/// Parses one reply from `buf`: the reply and the bytes it used, or `None` if incomplete.
+pub fn parse(buf: &[u8]) -> Option<(Resp, usize)> {
+    let (&kind, _) = buf.split_first()?;
+    let (l, mut used) = line(&buf[1..])?;
+    used += 1;
+    let text = String::from_utf8_lossy(l).into_owned();
+    let aggregate = |n: usize, used: &mut usize| -> Option<Vec<Resp>> {
+        let mut items = Vec::new();
+        for _ in 0..n {
+            let (r, u) = parse(&buf[*used..])?;
+            *used += u;
+            items.push(r);
+        }
+        Some(items)
+    };
+    Some(match kind {
+        b'+' => (Resp::Simple(text), used),
+        b'-' => (Resp::Error(text), used),
+        b':' => (Resp::Int(text.parse().ok()?), used),
+        b'_' => (Resp::Nil, used),
+        b',' => (Resp::Double(text), used),
+        b'#' => (Resp::Bool(text == "t"), used),
+        b'(' => (Resp::BigNumber(text), used),
+        b'$' | b'=' => {
+            let n: i64 = text.parse().ok()?;
+            if n < 0 {
+                return Some((Resp::Nil, used));
+            }
+            let n = n as usize;
+            if buf.len() < used + n + 2 {
+                return None;
+            }
+            let data = buf[used..used + n].to_vec();
+            if kind == b'=' {
+                (
+                    Resp::Verbatim(String::from_utf8_lossy(&data[4..]).into()),
+                    used + n + 2,
+                )
+            } else {
+                (Resp::Bulk(data), used + n + 2)
+            }
+        }
+        b'*' | b'~' | b'>' => {
+            let n: i64 = text.parse().ok()?;
+            if n < 0 {
+                return Some((Resp::Nil, used));
+            }
+            let items = aggregate(n as usize, &mut used)?;
+            let r = match kind {
+                b'*' => Resp::Array(items),
+                b'~' => Resp::Set(items),
+                _ => Resp::Push(items),
+            };
+            (r, used)
+        }
+        b'%' => {
+            let n: usize = text.parse().ok()?;
+            let items = aggregate(2 * n, &mut used)?;
+            let mut pairs = Vec::new();
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                pairs.push((k, v));
+            }
+            (Resp::Map(pairs), used)
+        }
+        _ => panic!("unexpected reply type byte {:?}", kind as char),
+    })
+}
+
+/// Shorthand for a bulk reply.
+pub fn bulk(s: &str) -> Resp {
+    Resp::Bulk(s.as_bytes().to_vec())
+}
+
+/// Shorthand for a simple-string reply.
+pub fn simple(s: &str) -> Resp {
+    Resp::Simple(s.to_string())
+}
+
+/// Shorthand for an error reply.
+pub fn error(s: &str) -> Resp {
+    Resp::Error(s.to_string())
+}
+
+/// Runs a Python script from tests/py with the server's port; panics with its output on
+/// failure.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/py")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{script} failed:\n{text}");
+    text
+}

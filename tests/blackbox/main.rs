@@ -1,0 +1,15 @@
+//! Black-box tests: the real `cinnabar` binary driven over TCP by raw RESP bytes, redis-cli,
+//! redis-benchmark, redis-py and the `redis` crate. One file per behaviour.
+
+mod harness;
+
+mod bad_input;
+mod clients;
+mod config;
+mod expiry;
+mod introspection;
+mod keys;
+mod lifecycle;
+mod protocol;
+mod strings;
+mod tools;
