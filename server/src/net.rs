@@ -7,7 +7,6 @@
 //! replies with one write.
 
 use std::net::{IpAddr, SocketAddr};
-use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,10 +101,8 @@ pub fn start_workers(server: &Arc<Server>) -> Vec<mpsc::UnboundedSender<std::net
                         .expect("worker runtime");
                     let local = tokio::task::LocalSet::new();
                     local.block_on(&rt, async move {
-                        let stats = Rc::new(index);
                         while let Some(stream) = rx.recv().await {
                             let server = server.clone();
-                            let index = *stats;
                             tokio::task::spawn_local(async move {
                                 if let Ok(stream) = TcpStream::from_std(stream) {
                                     serve(server, index, stream).await;
@@ -310,6 +307,15 @@ async fn run_connection(
                 "Closing client that reached max query buffer length: addr={} qbuf={}",
                 info.addr,
                 rbuf.len()
+            );
+            return;
+        }
+        let hard_limit = settings.normal_output_hard_limit;
+        if hard_limit > 0 && out.len() > hard_limit {
+            tracing::warn!(
+                "Client id={} addr={} closed for overcoming of output buffer limits.",
+                info.id,
+                info.addr
             );
             return;
         }

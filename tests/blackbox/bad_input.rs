@@ -150,3 +150,16 @@ fn query_buffer_limit_closes_the_client() {
     assert!(c.is_closed());
     assert_eq!(server.raw().cmd_str("PING"), simple("PONG"));
 }
+
+#[test]
+fn output_buffer_hard_limit_closes_the_client() {
+    let server = TestServer::start(&["--client-output-buffer-limit", "normal 1mb 0 0"]);
+    let mut c = server.raw();
+    let value = vec![b'v'; 512 * 1024];
+    assert_eq!(c.cmd(&[b"SET", b"big", &value]), simple("OK"));
+    // Three replies of 512 KB in one batch pass the 1 MB hard limit.
+    c.send(&encode(&[b"GET", b"big"]).repeat(3));
+    assert!(c.is_closed());
+    let mut other = server.raw();
+    assert_eq!(other.cmd_str("PING"), simple("PONG"));
+}
