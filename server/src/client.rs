@@ -41,9 +41,24 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     /// Whether `CLIENT NO-EVICT on` was sent.
     pub no_evict: AtomicBool,
+    /// Out-of-band messages to this client (MONITOR lines, pub/sub messages, replies for a
+    /// blocked command served by another client), already encoded.
+    pub push: mpsc::UnboundedSender<Vec<u8>>,
+    /// Number of channel, pattern and shard-channel subscriptions.
+    pub subscriptions: AtomicUsize,
 }
 
 impl ClientInfo {
+    /// Whether the client speaks RESP3.
+    pub fn is_resp3(&self) -> bool {
+        self.resp.load(Relaxed) == 3
+    }
+
+    /// Queues already-encoded bytes for the client.
+    pub fn send(&self, bytes: Vec<u8>) {
+        let _ = self.push.send(bytes);
+    }
+
     /// Marks the client killed and wakes its task.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
@@ -76,15 +91,63 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written.
     pub close_after_reply: bool,
-    /// Receives MONITOR lines once the client is a monitor.
-    pub push_rx: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    /// Receives what [`ClientInfo::push`] sends.
+    pub push_rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// The transaction being queued (`MULTI`), if any.
+    pub multi: Option<crate::commands::transactions::Queued>,
+    /// Keys watched by `WATCH`: (key, slot, slot version when watched).
+    pub watched: Vec<(Vec<u8>, u16, u64)>,
+    /// Subscribed channels.
+    pub channels: std::collections::HashSet<Vec<u8>>,
+    /// Subscribed patterns.
+    pub patterns: std::collections::HashSet<Vec<u8>>,
+    /// Subscribed shard channels.
+    pub shard_channels: std::collections::HashSet<Vec<u8>>,
+    /// Set by a blocking command that found nothing: what to wait for.
+    pub block: Option<crate::blocking::BlockRequest>,
+    /// Whether commands run inside EXEC (blocking commands then do not block).
+    pub in_exec: bool,
+    /// Whether the client sent READONLY (cluster replicas serve reads).
+    pub readonly: bool,
+    /// Whether the client sent ASKING for its next command.
+    pub asking: bool,
+}
+
+impl ClientState {
+    /// A state for running a command on behalf of a client from another task (serving a
+    /// blocked client); it shares the client's registry entry.
+    pub fn detached(info: Arc<ClientInfo>) -> ClientState {
+        let (_tx, rx) = mpsc::unbounded_channel();
+        ClientState {
+            resp3: info.is_resp3(),
+            info,
+            authenticated: true,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            push_rx: rx,
+            multi: None,
+            watched: Vec::new(),
+            channels: Default::default(),
+            patterns: Default::default(),
+            shard_channels: Default::default(),
+            block: None,
+            in_exec: false,
+            readonly: false,
+            asking: false,
+        }
+    }
+
+    /// Total subscriptions (channels, patterns, shard channels).
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
+    }
 }
 
 /// Every connected client.
 pub struct ClientRegistry {
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     next_id: AtomicU64,
-    monitors: Mutex<Vec<(u64, mpsc::UnboundedSender<Vec<u8>>)>>,
+    monitors: Mutex<Vec<Arc<ClientInfo>>>,
     monitor_count: AtomicUsize,
 }
 
@@ -103,6 +166,7 @@ impl ClientRegistry {
     /// Registers a new connection.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientState {
         let id = self.next_id.fetch_add(1, Relaxed);
+        let (push, push_rx) = mpsc::unbounded_channel();
         let info = Arc::new(ClientInfo {
             id,
             addr,
@@ -119,16 +183,15 @@ impl ClientRegistry {
             kill: Notify::new(),
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
+            push,
+            subscriptions: AtomicUsize::new(0),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState {
-            info,
-            resp3: false,
-            authenticated: false,
-            reply_mode: ReplyMode::On,
-            close_after_reply: false,
-            push_rx: None,
-        }
+        let mut state = ClientState::detached(info);
+        state.push_rx = push_rx;
+        state.authenticated = false;
+        state.resp3 = false;
+        state
     }
 
     /// Removes a closed connection.
@@ -136,7 +199,7 @@ impl ClientRegistry {
         self.clients.lock().remove(&id);
         let mut monitors = self.monitors.lock();
         let before = monitors.len();
-        monitors.retain(|(m, _)| *m != id);
+        monitors.retain(|m| m.id != id);
         if monitors.len() != before {
             self.monitor_count.store(monitors.len(), Relaxed);
         }
@@ -159,11 +222,11 @@ impl ClientRegistry {
 
     /// Turns a client into a monitor.
     pub fn add_monitor(&self, state: &mut ClientState) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        state.push_rx = Some(rx);
-        state.info.monitor.store(true, Relaxed);
+        if state.info.monitor.swap(true, Relaxed) {
+            return;
+        }
         let mut monitors = self.monitors.lock();
-        monitors.push((state.info.id, tx));
+        monitors.push(state.info.clone());
         self.monitor_count.store(monitors.len(), Relaxed);
     }
 
@@ -176,8 +239,8 @@ impl ClientRegistry {
     /// Sends a MONITOR line to every monitor.
     pub fn feed_monitors(&self, line: &[u8]) {
         let monitors = self.monitors.lock();
-        for (_, tx) in monitors.iter() {
-            let _ = tx.send(line.to_vec());
+        for m in monitors.iter() {
+            m.send(line.to_vec());
         }
     }
 }

@@ -8,14 +8,18 @@
 //! 3. authentication (`-NOAUTH`);
 //! 4. cluster routing (MOVED / ASK / CROSSSLOT / CLUSTERDOWN) — arrives with cluster mode;
 //! 5. maxmemory (`-OOM`) — arrives with eviction;
-//! 6. client pause (the command waits; the caller retries it);
-//! 7. execute, then account: statistics, slow log, latency monitor, MONITOR feed.
+//! 6. a RESP2 connection in subscribed mode accepts only the subscribe family;
+//! 7. inside MULTI, commands are queued (`+QUEUED`) instead of run;
+//! 8. client pause (the command waits; the caller retries it);
+//! 9. execute ([`execute`]), then account: statistics, slow log, latency monitor, MONITOR;
+//! 10. serve clients blocked on keys the command made ready.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::blocking::BlockRequest;
 use crate::client::{ClientState, ReplyMode};
-use crate::commands::{flags, CommandSpec, CommandTable, TABLE};
+use crate::commands::{flags, transactions, CommandSpec, CommandTable, TABLE};
 use crate::config::Settings;
 use crate::error::{describe_args, CommandError};
 use crate::keyspace::KeyRef;
@@ -37,6 +41,8 @@ pub struct Ctx<'a> {
     pub stats: &'a WorkerStats,
     /// The configuration snapshot the connection uses.
     pub settings: &'a Arc<Settings>,
+    /// Keys this command made ready for blocked clients.
+    pub ready: Vec<Vec<u8>>,
 }
 
 impl Ctx<'_> {
@@ -56,21 +62,61 @@ impl Ctx<'_> {
         };
         WorkerStats::bump(c, 1);
     }
+
+    /// Records that `key` may now satisfy a blocked client.
+    #[inline]
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.server.blocking.has_waiters() {
+            self.ready.push(key.to_vec());
+        }
+    }
+
+    /// Publishes a keyspace notification if the configuration asks for its class.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if self.settings.notify_flags != 0 {
+            crate::notify::notify(self.server, self.settings.notify_flags, class, event, key);
+        }
+    }
+
+    /// Blocks the client on `keys` (a blocking command found nothing). `timeout` of `None`
+    /// waits forever; `timeout_reply` writes what to answer when the time runs out. Inside
+    /// EXEC the command does not block and answers the timeout reply at once.
+    pub fn block(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        timeout: Option<Duration>,
+        timeout_reply: impl FnOnce(&mut Reply<'_>),
+    ) {
+        if self.client.in_exec {
+            timeout_reply(&mut self.out);
+            return;
+        }
+        let mut encoded = Vec::new();
+        timeout_reply(&mut Reply::new(&mut encoded, self.client.resp3));
+        self.client.block = Some(BlockRequest {
+            keys,
+            deadline: timeout.map(|t| Instant::now() + t),
+            timeout_reply: encoded,
+        });
+    }
 }
 
 /// What the connection does after a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Flow {
     /// Go on with the next command.
     Continue,
     /// Clients are paused: wait, then dispatch the same command again.
     Paused,
+    /// The command blocks: wait for a key to be ready or the timeout.
+    Block(BlockRequest),
     /// Write what is pending, then close the connection.
     Close,
 }
 
 /// Resolves a command name (and subcommand) to its spec, or the error to answer.
-fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
+pub fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
     let name = args[0];
     let Some(spec) = TABLE.lookup(name) else {
         let shown: String = String::from_utf8_lossy(&name[..name.len().min(128)]).into();
@@ -94,6 +140,22 @@ fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
         cmd: spec.container_name(),
         sub: String::from_utf8_lossy(&args[1][..args[1].len().min(128)]).into(),
     })
+}
+
+/// Whether `spec` may run on a RESP2 connection in subscribed mode.
+fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// Runs one command through the gates and executes it.
@@ -121,15 +183,61 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     }
-    // 6. Client pause.
+    // 6. Subscribed RESP2 connections.
+    if !ctx.client.resp3 && ctx.client.subscription_count() > 0 && !allowed_while_subscribed(spec) {
+        let e = CommandError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        reject(ctx, Some(spec), &e);
+        return Flow::Continue;
+    }
+    // 7. MULTI queueing.
+    if ctx.client.multi.is_some() && !transactions::runs_inside_multi(spec) {
+        if spec.has(flags::NO_MULTI) {
+            reject(
+                ctx,
+                Some(spec),
+                &CommandError::err("Command not allowed inside a transaction"),
+            );
+            return Flow::Continue;
+        }
+        if let Some(q) = ctx.client.multi.as_mut() {
+            q.commands.push(args.iter().map(|a| a.to_vec()).collect());
+        }
+        let start = ctx.out.len();
+        ctx.out.simple("QUEUED");
+        apply_reply_mode(ctx, start);
+        return Flow::Continue;
+    }
+    // 8. Client pause.
     if ctx
         .server
         .paused_for(spec.has(flags::WRITE | flags::MAY_REPLICATE), ctx.now_ms)
     {
         return Flow::Paused;
     }
-    // 7. Execute and account.
+    // 9. Execute and account.
     let reply_start = ctx.out.len();
+    execute(ctx, spec, args);
+    apply_reply_mode(ctx, reply_start);
+    // 10. Serve blocked clients.
+    if !ctx.ready.is_empty() {
+        let ready = std::mem::take(&mut ctx.ready);
+        serve_blocked(ctx.server, ctx.stats, ctx.settings, ready);
+    }
+    if let Some(req) = ctx.client.block.take() {
+        return Flow::Block(req);
+    }
+    if ctx.client.close_after_reply {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
+/// Executes a resolved command and accounts for it; errors become error replies.
+pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
     let started = Instant::now();
     let result = (spec.handler)(ctx, args);
     let micros = started.elapsed().as_micros() as u64;
@@ -147,7 +255,6 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
         ctx.server.stats.count_error(&e.code());
         ctx.out.error(&e.to_string());
     }
-    apply_reply_mode(ctx, reply_start);
     if !spec.has(flags::SKIP_SLOWLOG) {
         let threshold = ctx.settings.slowlog_slower_than;
         if threshold >= 0 && micros as i64 >= threshold {
@@ -169,10 +276,52 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
     if ctx.server.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitor(ctx, args);
     }
-    if ctx.client.close_after_reply {
-        Flow::Close
-    } else {
-        Flow::Continue
+}
+
+/// Serves clients blocked on `ready` keys, in the order they blocked (see
+/// [`crate::blocking`]).
+pub fn serve_blocked(
+    server: &Server,
+    stats: &WorkerStats,
+    settings: &Arc<Settings>,
+    mut ready: Vec<Vec<u8>>,
+) {
+    while let Some(key) = ready.pop() {
+        while let Some(waiter) = server.blocking.front(&key) {
+            let mut answered = waiter.state.lock();
+            if *answered {
+                drop(answered);
+                server.blocking.unregister(&waiter);
+                continue;
+            }
+            let mut state = ClientState::detached(waiter.client.clone());
+            let mut out = Vec::new();
+            let args: Vec<&[u8]> = waiter.args.iter().map(|a| a.as_slice()).collect();
+            let resp3 = state.resp3;
+            let mut ctx = Ctx {
+                server,
+                client: &mut state,
+                out: Reply::new(&mut out, resp3),
+                now_ms: crate::clock::unix_ms(),
+                stats,
+                settings,
+                ready: Vec::new(),
+            };
+            match resolve(&args) {
+                Ok(spec) => execute(&mut ctx, spec, &args),
+                Err(e) => ctx.out.error(&e.to_string()),
+            }
+            let more = std::mem::take(&mut ctx.ready);
+            if state.block.is_some() {
+                // Still nothing for the first waiter: the others wait behind it.
+                break;
+            }
+            *answered = true;
+            drop(answered);
+            server.blocking.unregister(&waiter);
+            waiter.client.send(out);
+            ready.extend(more);
+        }
     }
 }
 
@@ -180,6 +329,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
 fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, e: &CommandError) {
     if let Some(spec) = spec {
         WorkerStats::bump(&ctx.stats.per_command[TABLE.id(spec)].rejected, 1);
+    }
+    if let Some(q) = ctx.client.multi.as_mut() {
+        q.failed = true;
     }
     ctx.server.stats.count_error(&e.code());
     let start = ctx.out.len();

@@ -12,6 +12,7 @@
 //! Around them: [`config`] (redis.conf, CONFIG), [`server`] (shared state), [`client`]
 //! (connected clients), [`stats`] and [`info`] (INFO), [`clock`] (the one wall clock).
 
+pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod commands;
@@ -24,9 +25,12 @@ pub mod info;
 pub mod keyspace;
 pub mod memory;
 pub mod net;
+pub mod notify;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 pub mod stats;
+pub mod types;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -167,8 +167,66 @@ async fn serve(server: Arc<Server>, worker: usize, mut stream: TcpStream) {
     let mut client = server.clients.register(addr, laddr, clock::unix_ms());
     let info = client.info.clone();
     run_connection(&server, worker, &mut stream, &mut client).await;
+    crate::commands::pubsub::unsubscribe_all(&server, &mut client);
     server.clients.unregister(info.id);
     let _ = stream.shutdown().await;
+}
+
+/// Waits until a blocked command is answered (by a client that made a key ready, or by its
+/// timeout) and writes the answer; false if the connection must close.
+async fn wait_blocked(
+    server: &Server,
+    stats: &WorkerStats,
+    settings: &Arc<crate::config::Settings>,
+    stream: &mut TcpStream,
+    client: &mut ClientState,
+    args: Vec<Vec<u8>>,
+    req: crate::blocking::BlockRequest,
+) -> bool {
+    let waiter = crate::blocking::Waiter::new(client.info.clone(), args, req.keys.clone());
+    server.blocking.register(&waiter);
+    // A key may have become ready between the command and the registration.
+    crate::dispatch::serve_blocked(server, stats, settings, req.keys.clone());
+    let info = client.info.clone();
+    let mut deadline_at = req.deadline;
+    loop {
+        let deadline = async {
+            match deadline_at {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = info.kill.notified() => {
+                *waiter.state.lock() = true;
+                server.blocking.unregister(&waiter);
+                return false;
+            }
+            msg = client.push_rx.recv() => {
+                let Some(msg) = msg else { return false };
+                if stream.write_all(&msg).await.is_err() {
+                    server.blocking.unregister(&waiter);
+                    return false;
+                }
+                if *waiter.state.lock() {
+                    return true;
+                }
+            }
+            _ = deadline => {
+                let timed_out = {
+                    let mut answered = waiter.state.lock();
+                    !std::mem::replace(&mut *answered, true)
+                };
+                if timed_out {
+                    server.blocking.unregister(&waiter);
+                    return stream.write_all(&req.timeout_reply).await.is_ok();
+                }
+                // Served just now: the reply is on its way through the push channel.
+                deadline_at = None;
+            }
+        }
+    }
 }
 
 enum Wake {
@@ -199,12 +257,7 @@ async fn run_connection(
         let idle = (settings.timeout_secs > 0 && !info.monitor.load(Relaxed))
             .then(|| Duration::from_secs(settings.timeout_secs));
         let wake = {
-            let push = async {
-                match client.push_rx.as_mut() {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
+            let push = client.push_rx.recv();
             let idle_timer = async {
                 match idle {
                     Some(d) => tokio::time::sleep(d).await,
@@ -221,7 +274,7 @@ async fn run_connection(
         };
         match wake {
             Wake::Killed | Wake::Idle => return,
-            Wake::Push(None) => client.push_rx = None,
+            Wake::Push(None) => return,
             Wake::Push(Some(msg)) => {
                 if stream.write_all(&msg).await.is_err() {
                     return;
@@ -270,6 +323,7 @@ async fn run_connection(
                                 now_ms: clock::unix_ms(),
                                 stats,
                                 settings: &settings,
+                                ready: Vec::new(),
                             };
                             dispatch(&mut ctx, &args)
                         };
@@ -277,6 +331,23 @@ async fn run_connection(
                             Flow::Continue => break,
                             Flow::Close => {
                                 close = true;
+                                break;
+                            }
+                            Flow::Block(req) => {
+                                if !out.is_empty() {
+                                    if stream.write_all(&out).await.is_err() {
+                                        return;
+                                    }
+                                    out.clear();
+                                }
+                                let owned: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                                if !wait_blocked(
+                                    server, stats, &settings, stream, client, owned, req,
+                                )
+                                .await
+                                {
+                                    return;
+                                }
                                 break;
                             }
                             Flow::Paused => {

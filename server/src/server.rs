@@ -94,6 +94,10 @@ pub struct Server {
     pub shutdown: Notify,
     /// Number of worker threads.
     pub workers: usize,
+    /// Pub/Sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Server {
@@ -128,6 +132,8 @@ impl Server {
             peak_memory: AtomicU64::new(0),
             shutdown: Notify::new(),
             workers,
+            pubsub: Default::default(),
+            blocking: Default::default(),
         }
     }
 

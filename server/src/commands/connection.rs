@@ -237,6 +237,16 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CommandError::WrongArity("ping".into()));
+    }
+    if !ctx.client.resp3 && ctx.client.subscription_count() > 0 {
+        // In subscribed mode a RESP2 PING answers like a message: ["pong", <arg>].
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.raw(b"+PONG\r\n"),
         2 => ctx.out.bulk(args[1]),

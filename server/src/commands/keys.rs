@@ -110,22 +110,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("copy", -3, WRITE | DENYOOM, KeySpec::TWO, copy)
         .doc("generic", "6.2.0", "Copies the value of a key to a new key.")
         .acl(ACL_KEY_SLOW),
-    CommandSpec::new("keys", 2, READONLY, KeySpec::NONE, keys)
+    CommandSpec::new("keys", 2, READONLY | KEYSPACE_WIDE, KeySpec::NONE, keys)
         .doc("generic", "1.0.0", "Returns all key names that match a pattern.")
         .acl(&["@keyspace", "@read", "@slow", "@dangerous"]),
-    CommandSpec::new("scan", -2, READONLY, KeySpec::NONE, scan)
+    CommandSpec::new("scan", -2, READONLY | KEYSPACE_WIDE, KeySpec::NONE, scan)
         .doc("generic", "2.8.0", "Iterates over the key names in the database.")
         .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("randomkey", 1, READONLY, KeySpec::NONE, randomkey)
+    CommandSpec::new("randomkey", 1, READONLY | KEYSPACE_WIDE, KeySpec::NONE, randomkey)
         .doc("generic", "1.0.0", "Returns a random key name from the database.")
         .acl(&["@keyspace", "@read", "@slow"]),
-    CommandSpec::new("dbsize", 1, READONLY | FAST, KeySpec::NONE, dbsize)
+    CommandSpec::new("dbsize", 1, READONLY | FAST | KEYSPACE_WIDE, KeySpec::NONE, dbsize)
         .doc("server", "1.0.0", "Returns the number of keys in the database.")
         .acl(ACL_KEY_READ),
-    CommandSpec::new("flushdb", -1, WRITE, KeySpec::NONE, flushall)
+    CommandSpec::new("flushdb", -1, WRITE | KEYSPACE_WIDE, KeySpec::NONE, flushall)
         .doc("server", "1.0.0", "Remove all keys from the current database.")
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
-    CommandSpec::new("flushall", -1, WRITE, KeySpec::NONE, flushall)
+    CommandSpec::new("flushall", -1, WRITE | KEYSPACE_WIDE, KeySpec::NONE, flushall)
         .doc("server", "1.0.0", "Removes all keys from all databases.")
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
     CommandSpec::new("expire", -3, WRITE | FAST, KeySpec::ONE, expire)
@@ -590,7 +590,8 @@ fn is_lfu(ctx: &Ctx<'_>) -> bool {
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     with_object(ctx, args, |ctx, e| {
-        ctx.out.bulk(e.value.encoding().as_bytes());
+        let enc = e.value.encoding(&ctx.settings.encoding);
+        ctx.out.bulk(enc.as_bytes());
         Ok(())
     })
 }
@@ -695,7 +696,7 @@ fn restore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if !replace && t.contains(&k, ctx.now_ms) {
         return Err(CommandError::BusyKey);
     }
-    let value = crate::dump::restore(args[3])
+    let value = crate::dump::restore(args[3], &ctx.settings.encoding)
         .ok_or_else(|| CommandError::err("DUMP payload version or checksum are wrong"))?;
     let expiry = match (ttl, absttl) {
         (0, _) => Expiry::None,

@@ -7,13 +7,22 @@
 //!
 //! - [`strings`]: GET, SET, INCR, APPEND, LCS, ...
 //! - [`keys`]: DEL, EXPIRE, SCAN, RENAME, DUMP/RESTORE, OBJECT, ...
+//! - [`lists`], [`hashes`], [`sets`], [`zsets`]: the aggregate types;
+//! - [`transactions`]: MULTI, EXEC, WATCH, ...; [`pubsub`]: SUBSCRIBE, PUBLISH, ...
 //! - [`connection`]: PING, HELLO, AUTH, CLIENT, ...
 //! - [`server`]: INFO, CONFIG, COMMAND, SLOWLOG, DEBUG, SHUTDOWN, ...
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod transactions;
+mod typed;
+pub mod zsets;
 
 mod args;
 
@@ -68,6 +77,8 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 15;
     /// Allowed while clients are paused for writes.
     pub const MAY_REPLICATE: u32 = 1 << 16;
+    /// Walks the whole keyspace (EXEC then locks every slot); not shown by COMMAND INFO.
+    pub const KEYSPACE_WIDE: u32 = 1 << 17;
 
     /// Flag names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -290,6 +301,12 @@ pub struct CommandTable {
 static TOP_LEVEL: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
+    transactions::COMMANDS,
+    pubsub::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
 ];

@@ -343,7 +343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, KeySpec::NONE, shutdown)
         .doc("server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.")
         .acl(ACL_ADMIN),
-    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, debug)
+    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | KEYSPACE_WIDE, KeySpec::NONE, debug)
         .doc("server", "1.0.0", "A container for debugging commands.")
         .acl(ACL_ADMIN),
     CommandSpec::new("wait", 3, 0, KeySpec::NONE, wait)
@@ -992,9 +992,7 @@ fn memory_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn monitor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
-    if ctx.client.push_rx.is_none() {
-        ctx.server.clients.add_monitor(ctx.client);
-    }
+    ctx.server.clients.add_monitor(ctx.client);
     ctx.out.ok();
     Ok(())
 }
@@ -1062,7 +1060,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         let desc = ctx.server.keyspace.lock(k.slot).peek(&k, ctx.now_ms).map(|e| {
             format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                e.value.encoding(),
+                e.value.encoding(&ctx.settings.encoding),
                 e.value.heap_size().max(1),
                 e.lru & 0xFF_FFFF,
                 e.idle_secs(ctx.now_ms)

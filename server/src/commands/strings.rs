@@ -94,6 +94,7 @@ fn read_string<'t>(
         None => Ok(None),
         Some(e) => match &e.value {
             v @ (Value::Int(_) | Value::Str(_)) => Ok(Some(v)),
+            _ => Err(CommandError::WrongType),
         },
     }
 }
@@ -371,7 +372,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
     let max = ctx.settings.proto_max_bulk_len;
-    let len = match t.get(&k, ctx.now_ms) {
+    let len = match t.get_mut(&k, ctx.now_ms) {
         None => {
             if args[2].len() > max {
                 return Err(CommandError::StringTooLong);
@@ -383,6 +384,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             let mut bytes = match &mut e.value {
                 Value::Int(n) => itoa::Buffer::new().format(*n).as_bytes().to_vec(),
                 Value::Str(s) => std::mem::take(s),
+                _ => return Err(CommandError::WrongType),
             };
             if bytes.len() + args[2].len() > max {
                 e.value = Value::Str(bytes);
@@ -406,6 +408,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         None => 0,
         Some(Value::Int(n)) => itoa::Buffer::new().format(*n).len(),
         Some(Value::Str(s)) => s.len(),
+        Some(_) => 0,
     };
     drop(t);
     ctx.out.int(len as i64);
@@ -416,7 +419,7 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let k = ctx.key(key);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let result = match t.get(&k, ctx.now_ms) {
+    let result = match t.get_mut(&k, ctx.now_ms) {
         None => {
             t.set(&k, Value::Int(by), Expiry::None, ctx.now_ms);
             by
@@ -427,6 +430,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
                 Value::Str(s) => {
                     crate::resp::decode::parse_i64(s).ok_or(CommandError::NotInteger)?
                 }
+                _ => return Err(CommandError::WrongType),
             };
             let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
             e.value = Value::Int(next);
@@ -466,6 +470,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         Some(e) => match &e.value {
             Value::Int(n) => *n as f64,
             Value::Str(s) => float(s).map_err(|_| CommandError::NotFloat)?,
+            _ => return Err(CommandError::WrongType),
         },
     };
     let next = current + by;
@@ -538,7 +543,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let max = ctx.settings.proto_max_bulk_len;
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let existing = t.get(&k, ctx.now_ms);
+    let existing = t.get_mut(&k, ctx.now_ms);
     if existing.is_none() && piece.is_empty() {
         drop(t);
         ctx.out.int(0);
@@ -559,6 +564,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             let mut bytes = match &mut e.value {
                 Value::Int(n) => itoa::Buffer::new().format(*n).as_bytes().to_vec(),
                 Value::Str(s) => std::mem::take(s),
+                _ => return Err(CommandError::WrongType),
             };
             if !piece.is_empty() {
                 if bytes.len() < offset + piece.len() {

@@ -169,6 +169,10 @@ pub struct Settings {
     pub debug_local_only: bool,
     /// `active-expire-effort`.
     pub active_expire_effort: u64,
+    /// Compact-encoding thresholds.
+    pub encoding: crate::types::EncodingLimits,
+    /// `notify-keyspace-events` as a bit set (see `notify::parse_flags`).
+    pub notify_flags: u32,
 }
 
 /// The live configuration.
@@ -217,6 +221,8 @@ impl Config {
             debug_enabled: false,
             debug_local_only: false,
             active_expire_effort: 1,
+            encoding: Default::default(),
+            notify_flags: 0,
         }
     }
 
@@ -362,6 +368,22 @@ impl Config {
             debug_enabled: debug == "yes" || debug == "local",
             debug_local_only: debug == "local",
             active_expire_effort: num("active-expire-effort").max(1) as u64,
+            encoding: crate::types::EncodingLimits {
+                hash_entries: num("hash-max-listpack-entries") as usize,
+                hash_value: num("hash-max-listpack-value") as usize,
+                set_intset_entries: num("set-max-intset-entries") as usize,
+                set_entries: num("set-max-listpack-entries") as usize,
+                set_value: num("set-max-listpack-value") as usize,
+                zset_entries: num("zset-max-listpack-entries") as usize,
+                zset_value: num("zset-max-listpack-value") as usize,
+                list_size: num("list-max-listpack-size"),
+            },
+            notify_flags: crate::notify::parse_flags(
+                v.get("notify-keyspace-events")
+                    .map(String::as_str)
+                    .unwrap_or(""),
+            )
+            .unwrap_or(0),
         };
         drop(v);
         *self.settings.write() = Arc::new(settings);

@@ -1,5 +1,7 @@
 //! One stored key: its name, value, expiry and access metadata.
 
+use crate::types::{EncodingLimits, HashValue, ListValue, SetValue, ZSetValue};
+
 /// A stored value. Strings that look like 64-bit integers are kept as integers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -7,6 +9,14 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Str(Vec<u8>),
+    /// A list.
+    List(Box<ListValue>),
+    /// A hash.
+    Hash(Box<HashValue>),
+    /// A set.
+    Set(Box<SetValue>),
+    /// A sorted set.
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -24,15 +34,28 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
+    /// Whether the value is a string.
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Str(_))
+    }
+
     /// The encoding `OBJECT ENCODING` reports (Redis's names).
-    pub fn encoding(&self) -> &'static str {
+    pub fn encoding(&self, limits: &EncodingLimits) -> &'static str {
         match self {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(limits.list_size),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -42,6 +65,7 @@ impl Value {
         match self {
             Value::Int(n) => Some(buf.format(*n).as_bytes()),
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -50,6 +74,10 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str(s) => s.capacity(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

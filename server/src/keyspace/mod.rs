@@ -6,17 +6,20 @@
 //! takes the lock of that slot, and never holds it across an `.await`. Commands that touch
 //! several slots take the locks in ascending slot order ([`Keyspace::lock_slots`]).
 
+mod cell;
 mod entry;
 mod expire;
 mod table;
+
+pub use cell::{SlotHold, TableGuard};
 
 pub use entry::{Entry, Value};
 pub use table::{Expiry, SlotTable};
 
 use std::sync::OnceLock;
 
+use cell::SlotCell;
 use cluster::SLOT_COUNT;
-use parking_lot::{Mutex, MutexGuard};
 
 /// A key with its slot and table hash computed once.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +55,7 @@ impl<'a> KeyRef<'a> {
 
 /// All the keys of the server.
 pub struct Keyspace {
-    slots: Box<[Mutex<SlotTable>]>,
+    slots: Box<[SlotCell]>,
 }
 
 impl Default for Keyspace {
@@ -63,7 +66,7 @@ impl Default for Keyspace {
 
 /// Several slot locks held at once, taken in ascending slot order.
 pub struct SlotLocks<'a> {
-    guards: Vec<(u16, MutexGuard<'a, SlotTable>)>,
+    guards: Vec<(u16, TableGuard<'a>)>,
 }
 
 impl SlotLocks<'_> {
@@ -80,16 +83,26 @@ impl SlotLocks<'_> {
 impl Keyspace {
     /// An empty keyspace.
     pub fn new() -> Self {
-        let slots = (0..SLOT_COUNT)
-            .map(|_| Mutex::new(SlotTable::default()))
-            .collect();
+        let slots = (0..SLOT_COUNT).map(|_| SlotCell::default()).collect();
         Keyspace { slots }
     }
 
     /// Locks one slot's table.
     #[inline]
-    pub fn lock(&self, slot: u16) -> MutexGuard<'_, SlotTable> {
+    pub fn lock(&self, slot: u16) -> TableGuard<'_> {
         self.slots[slot as usize].lock()
+    }
+
+    /// Holds the locks of `slots` (ascending, de-duplicated) without borrowing the tables,
+    /// so that a transaction's commands run with no other client in between.
+    pub fn hold_slots(&self, slots: impl IntoIterator<Item = u16>) -> Vec<SlotHold<'_>> {
+        let mut wanted: Vec<u16> = slots.into_iter().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        wanted
+            .into_iter()
+            .map(|s| self.slots[s as usize].hold())
+            .collect()
     }
 
     /// Locks the tables of all `slots` (duplicates allowed) in ascending order.
@@ -130,9 +143,10 @@ impl Keyspace {
     /// Removes every key.
     pub fn flush(&self) {
         for s in self.slots.iter() {
-            // Drop the old table outside the lock so that other clients are not held up.
-            let old = std::mem::take(&mut *s.lock());
-            drop(old);
+            let mut t = s.lock();
+            if !t.is_empty() {
+                t.clear();
+            }
         }
     }
 

@@ -27,6 +27,8 @@ pub struct SlotTable {
     expires: usize,
     /// Keys removed because they were found expired (lazily or actively).
     pub(crate) expired_total: u64,
+    /// Bumped by every change to any key of the slot; WATCH compares it.
+    version: u64,
 }
 
 fn eq<'a>(key: &'a [u8]) -> impl Fn(&Entry) -> bool + 'a {
@@ -49,8 +51,12 @@ impl SlotTable {
         self.expires
     }
 
-    /// The live entry for `key`, touching its access time; expired keys are removed.
-    pub fn get(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
+    /// The slot's change counter (see WATCH).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn find_live(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
         match self.table.find_entry(key.hash, eq(key.key)) {
             Err(_) => None,
             Ok(occ) => {
@@ -58,6 +64,7 @@ impl SlotTable {
                     occ.remove();
                     self.expires -= 1;
                     self.expired_total += 1;
+                    self.version += 1;
                     None
                 } else {
                     let e = occ.into_mut();
@@ -66,6 +73,19 @@ impl SlotTable {
                 }
             }
         }
+    }
+
+    /// The live entry for `key`, for reading; touches its access time and removes it if it
+    /// has expired.
+    pub fn get(&mut self, key: &KeyRef, now_ms: u64) -> Option<&Entry> {
+        self.find_live(key, now_ms).map(|e| &*e)
+    }
+
+    /// The live entry for `key`, for changing its value in place (counts as a write).
+    /// (A miss also bumps the slot's version: write commands that miss create the key.)
+    pub fn get_mut(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
+        self.version += 1;
+        self.find_live(key, now_ms)
     }
 
     /// Like [`SlotTable::get`] without touching the access time (`OBJECT`, `TTL`-style reads
@@ -78,6 +98,7 @@ impl SlotTable {
                     occ.remove();
                     self.expires -= 1;
                     self.expired_total += 1;
+                    self.version += 1;
                     None
                 } else {
                     Some(occ.into_mut())
@@ -94,6 +115,7 @@ impl SlotTable {
     /// Stores `value` under `key`, replacing any previous value. Returns whether the key
     /// existed (and was live).
     pub fn set(&mut self, key: &KeyRef, value: Value, expiry: Expiry, now_ms: u64) -> bool {
+        self.version += 1;
         let lru = (now_ms / 1000) as u32;
         match self
             .table
@@ -144,6 +166,7 @@ impl SlotTable {
     pub fn remove(&mut self, key: &KeyRef, now_ms: u64) -> Option<Entry> {
         let occ = self.table.find_entry(key.hash, eq(key.key)).ok()?;
         let (entry, _) = occ.remove();
+        self.version += 1;
         if entry.expire_at != 0 {
             self.expires -= 1;
         }
@@ -157,7 +180,7 @@ impl SlotTable {
 
     /// Sets or clears the expiry of a live key; returns false if the key is missing.
     pub fn set_expire(&mut self, key: &KeyRef, at: Option<u64>, now_ms: u64) -> bool {
-        let Some(e) = self.get(key, now_ms) else {
+        let Some(e) = self.get_mut(key, now_ms) else {
             return false;
         };
         let had = e.expire_at != 0;
@@ -175,6 +198,7 @@ impl SlotTable {
     pub fn clear(&mut self) {
         self.table = HashTable::new();
         self.expires = 0;
+        self.version += 1;
     }
 
     /// Iterates over all entries, expired ones included.
@@ -190,6 +214,9 @@ impl SlotTable {
         let before = self.table.len();
         self.table.retain(|e| !e.is_expired(now_ms));
         let removed = before - self.table.len();
+        if removed > 0 {
+            self.version += 1;
+        }
         self.expires -= removed;
         self.expired_total += removed as u64;
         removed
