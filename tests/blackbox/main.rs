@@ -4,6 +4,7 @@
 mod harness;
 
 mod bad_input;
+mod blocking;
 mod clients;
 mod config;
 mod expiry;
@@ -11,5 +12,8 @@ mod introspection;
 mod keys;
 mod lifecycle;
 mod protocol;
+mod pubsub;
 mod strings;
 mod tools;
+mod transactions;
+mod types;

@@ -129,3 +129,27 @@ fn redis_crate_typed_api() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn social_feed_example_runs_standalone() {
+    let server = TestServer::start(&[]);
+    let port = server.port.to_string();
+    for proto in ["2", "3"] {
+        let script =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/social_feed.py");
+        let out = Command::new("python3")
+            .arg(&script)
+            .args(["--port", &port, "--protocol", proto])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.contains("social feed ok"),
+            "{text}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use crate::dispatch::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::glob::glob_match;
 use crate::keyspace::{Expiry, KeyRef};
+use crate::notify;
 
 const ACL_KEY_READ: &[&str] = &["@keyspace", "@read", "@fast"];
 const ACL_KEY_WRITE: &[&str] = &["@keyspace", "@write", "@fast"];
@@ -168,11 +169,15 @@ pub static COMMANDS: &[CommandSpec] = &[
 fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let refs: Vec<KeyRef> = args[1..].iter().map(|k| ctx.key(k)).collect();
     let mut locks = ctx.server.keyspace.lock_slots(refs.iter().map(|k| k.slot));
-    let removed = refs
+    let removed: Vec<&KeyRef> = refs
         .iter()
         .filter(|k| locks.table(k.slot).remove(k, ctx.now_ms).is_some())
-        .count();
+        .collect();
     drop(locks);
+    for k in &removed {
+        ctx.notify(notify::GENERIC, "del", k.key);
+    }
+    let removed = removed.len();
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -223,6 +228,10 @@ fn rename_impl(ctx: &mut Ctx<'_>, args: &[&[u8]], only_if_new: bool) -> Result<b
     locks
         .table(dst.slot)
         .set(&dst, entry.value, expiry, ctx.now_ms);
+    drop(locks);
+    ctx.notify(notify::GENERIC, "rename_from", src.key);
+    ctx.notify(notify::GENERIC, "rename_to", dst.key);
+    ctx.signal_ready(dst.key);
     Ok(true)
 }
 
@@ -275,6 +284,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     }
     locks.table(dst.slot).set(&dst, value, expiry, ctx.now_ms);
     drop(locks);
+    ctx.notify(notify::GENERIC, "copy_to", dst.key);
     ctx.out.int(1);
     Ok(())
 }
@@ -479,12 +489,18 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], millis: bool, absolute: boo
         ctx.out.int(0);
         return Ok(());
     }
-    if at <= ctx.now_ms as i64 {
+    let deleted = at <= ctx.now_ms as i64;
+    if deleted {
         t.remove(&k, ctx.now_ms);
     } else {
         t.set_expire(&k, Some(at as u64), ctx.now_ms);
     }
     drop(t);
+    ctx.notify(
+        notify::GENERIC,
+        if deleted { "del" } else { "expire" },
+        args[1],
+    );
     ctx.out.int(1);
     Ok(())
 }
@@ -561,6 +577,9 @@ fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         t.set_expire(&k, None, ctx.now_ms);
     }
     drop(t);
+    if had {
+        ctx.notify(notify::GENERIC, "persist", args[1]);
+    }
     ctx.out.int(had as i64);
     Ok(())
 }
@@ -712,6 +731,8 @@ fn restore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
     }
     drop(t);
+    ctx.notify(notify::GENERIC, "restore", args[1]);
+    ctx.signal_ready(args[1]);
     ctx.out.ok();
     Ok(())
 }

@@ -6,6 +6,7 @@ use super::{CommandSpec, KeySpec};
 use crate::dispatch::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::keyspace::{Expiry, SlotTable, Value};
+use crate::notify;
 
 const ACL_READ: &[&str] = &["@read", "@string", "@fast"];
 const ACL_WRITE: &[&str] = &["@write", "@string", "@fast"];
@@ -201,6 +202,12 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         t.set(&k, Value::from_bytes(args[2]), expiry, ctx.now_ms);
     }
     drop(t);
+    if proceed {
+        ctx.notify(notify::STRING, "set", args[1]);
+        if matches!(expiry, Expiry::At(_)) {
+            ctx.notify(notify::GENERIC, "expire", args[1]);
+        }
+    }
     if want_old {
         match old {
             Some(v) => reply_value(ctx, &v),
@@ -221,6 +228,8 @@ fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
     } else {
         t.set(&k, Value::from_bytes(args[2]), Expiry::None, ctx.now_ms);
+        drop(t);
+        ctx.notify(notify::STRING, "set", args[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -254,6 +263,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let old = read_string(&mut t, ctx, args[1])?.cloned();
     t.set(&k, Value::from_bytes(args[2]), Expiry::None, ctx.now_ms);
     drop(t);
+    ctx.notify(notify::STRING, "set", args[1]);
     match old {
         Some(v) => reply_value(ctx, &v),
         None => ctx.out.null(),
@@ -269,6 +279,9 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         t.remove(&k, ctx.now_ms);
     }
     drop(t);
+    if old.is_some() {
+        ctx.notify(notify::GENERIC, "del", args[1]);
+    }
     match old {
         Some(v) => reply_value(ctx, &v),
         None => ctx.out.null(),
@@ -353,6 +366,10 @@ fn mset_impl(ctx: &mut Ctx<'_>, args: &[&[u8]], only_new: bool) -> Result<bool, 
         let value = Value::from_bytes(args[2 + 2 * i]);
         locks.table(k.slot).set(k, value, Expiry::None, ctx.now_ms);
     }
+    drop(locks);
+    for k in &refs {
+        ctx.notify(notify::STRING, "set", k.key);
+    }
     Ok(true)
 }
 
@@ -397,6 +414,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
     };
     drop(t);
+    ctx.notify(notify::STRING, "append", args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -438,6 +456,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         }
     };
     drop(t);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }

@@ -101,6 +101,10 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, ConfigError> {
             Ok(words.join(" "))
         }
         Kind::OutputBufferLimit => Ok(value.to_string()),
+        Kind::EventFlags => match crate::notify::parse_flags(value) {
+            Some(_) => Ok(value.to_string()),
+            None => bad("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+        },
     }
 }
 
@@ -229,7 +233,12 @@ impl Config {
     /// Applies one directive as read at start-up (immutable parameters included).
     pub fn apply_directive(&self, name: &str, args: &[String]) -> Result<(), ConfigError> {
         let param = params::find(name).ok_or(ConfigError::BadDirective)?;
-        if args.is_empty() && !matches!(param.kind, Kind::Str | Kind::Save | Kind::Words) {
+        if args.is_empty()
+            && !matches!(
+                param.kind,
+                Kind::Str | Kind::Save | Kind::Words | Kind::EventFlags
+            )
+        {
             return Err(ConfigError::BadDirective);
         }
         let joined = args.join(" ");

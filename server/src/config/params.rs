@@ -29,6 +29,8 @@ pub enum Kind {
     OutputBufferLimit,
     /// Several words kept as given (joined by one space).
     Words,
+    /// `notify-keyspace-events` letters.
+    EventFlags,
 }
 
 /// One configuration parameter.
@@ -304,7 +306,7 @@ pub static PARAMS: &[Param] = &[
     p("latency-monitor-threshold", U, "0"),
     p("latency-tracking", B, "yes"),
     p("latency-tracking-info-percentiles", W, "50 99 99.9"),
-    p("notify-keyspace-events", S, ""),
+    p("notify-keyspace-events", Kind::EventFlags, ""),
     // Encodings (used by the data-type issue).
     alias(
         "hash-max-listpack-entries",
