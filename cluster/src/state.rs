@@ -565,14 +565,12 @@ impl Cluster {
                 let reply = self.message(Kind::Pong, Payload::None, now, &to);
                 actions.push(Action::Send { to, msg: reply });
             }
-            (Kind::Fail, Payload::Fail(id)) => {
-                if *id != self.myself {
-                    if let Some(n) = self.nodes.get_mut(id) {
-                        if !n.has(flags::FAIL) {
-                            n.flags = (n.flags & !flags::PFAIL) | flags::FAIL;
-                            n.fail_time = now;
-                            dirty = true;
-                        }
+            (Kind::Fail, Payload::Fail(id)) if *id != self.myself => {
+                if let Some(n) = self.nodes.get_mut(id) {
+                    if !n.has(flags::FAIL) {
+                        n.flags = (n.flags & !flags::PFAIL) | flags::FAIL;
+                        n.fail_time = now;
+                        dirty = true;
                     }
                 }
             }
@@ -583,16 +581,14 @@ impl Cluster {
                     config_epoch,
                     slots,
                 },
-            ) => {
-                if self.nodes.contains_key(id) {
-                    if let Some(n) = self.nodes.get_mut(id) {
-                        if *config_epoch > n.config_epoch {
-                            n.config_epoch = *config_epoch;
-                        }
+            ) if self.nodes.contains_key(id) => {
+                if let Some(n) = self.nodes.get_mut(id) {
+                    if *config_epoch > n.config_epoch {
+                        n.config_epoch = *config_epoch;
                     }
-                    let (changed, _) = self.apply_claims(&id.clone(), *config_epoch, slots, now);
-                    dirty |= changed;
                 }
+                let (changed, _) = self.apply_claims(&id.clone(), *config_epoch, slots, now);
+                dirty |= changed;
             }
             (Kind::Publish, Payload::Publish { channel, message }) => {
                 actions.push(Action::Deliver {
