@@ -428,7 +428,7 @@ impl Cluster {
             return actions;
         }
         let mut dirty = false;
-        if self.me().ip.is_empty() && !local_ip.is_empty() && matches!(msg.kind, Kind::Meet) {
+        if self.me().ip.is_empty() && !local_ip.is_empty() {
             self.me_mut().ip = local_ip.to_string();
             dirty = true;
         }
@@ -640,11 +640,9 @@ impl Cluster {
             let claimed = has_slot(slots, s);
             let owner = self.owners[s].as_deref();
             if !claimed {
-                // A slot the sender no longer claims becomes unassigned, unless it moved on.
-                if owner == Some(sender) && sender != self.myself {
-                    self.owners[s] = None;
-                    changed = true;
-                }
+                // A slot the sender stops claiming keeps its owner until another node claims
+                // it (as in Redis): messages can arrive late, and a late PING must not undo
+                // a SETSLOT NODE that was already applied.
                 continue;
             }
             if owner == Some(sender) || self.importing.contains_key(&(s as u16)) {

@@ -111,6 +111,8 @@ pub struct ClientState {
     pub readonly: bool,
     /// Whether the client sent ASKING for its next command.
     pub asking: bool,
+    /// The cluster routing snapshot this connection uses, with its version.
+    pub routing: Option<(u64, Arc<crate::cluster::routing::Routing>)>,
 }
 
 impl ClientState {
@@ -134,6 +136,7 @@ impl ClientState {
             in_exec: false,
             readonly: false,
             asking: false,
+            routing: None,
         }
     }
 

@@ -142,6 +142,52 @@ pub fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
     })
 }
 
+/// Checks a command against the cluster's slot map (see [`crate::cluster::routing`]).
+fn route(
+    ctx: &mut Ctx<'_>,
+    node: &crate::cluster::ClusterNode,
+    spec: &CommandSpec,
+    args: &[&[u8]],
+) -> Result<(), CommandError> {
+    if spec.name == "exec" {
+        return Ok(());
+    }
+    let Some(positions) = spec.key_positions(args) else {
+        return Ok(());
+    };
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let version = node.version();
+    let routing = match &ctx.client.routing {
+        Some((v, r)) if *v == version => r.clone(),
+        _ => {
+            let r = node.routing();
+            ctx.client.routing = Some((version, r.clone()));
+            r
+        }
+    };
+    let slots: Vec<u16> = positions
+        .iter()
+        .map(|&p| cluster::key_hash_slot(args[p]))
+        .collect();
+    let now = ctx.now_ms;
+    let keyspace = &ctx.server.keyspace;
+    let exists = |i: usize| {
+        let k = KeyRef::new(args[positions[i]]);
+        keyspace.lock(k.slot).contains(&k, now)
+    };
+    let req = crate::cluster::routing::Request {
+        slots: &slots,
+        key_exists: &exists,
+        readonly: !spec.has(flags::WRITE),
+        asking: ctx.client.asking || spec.name == "restore-asking",
+        client_readonly: ctx.client.readonly,
+        reads_when_down: ctx.server.config.get_bool("cluster-allow-reads-when-down"),
+    };
+    routing.route(&req).map_err(CommandError::Redirect)
+}
+
 /// Whether `spec` may run on a RESP2 connection in subscribed mode.
 fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
     matches!(
@@ -183,6 +229,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     }
+    // 4. Cluster routing.
+    if let Some(node) = &ctx.server.cluster {
+        if let Err(e) = route(ctx, node, spec, args) {
+            reject(ctx, Some(spec), &e);
+            return Flow::Continue;
+        }
+    }
     // 6. Subscribed RESP2 connections.
     if !ctx.client.resp3 && ctx.client.subscription_count() > 0 && !allowed_while_subscribed(spec) {
         let e = CommandError::err(format!(
@@ -221,6 +274,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
     let reply_start = ctx.out.len();
     execute(ctx, spec, args);
     apply_reply_mode(ctx, reply_start);
+    if spec.name != "asking" {
+        ctx.client.asking = false;
+    }
     // 10. Serve blocked clients.
     if !ctx.ready.is_empty() {
         let ready = std::mem::take(&mut ctx.ready);

@@ -173,6 +173,47 @@ pub fn restore(payload: &[u8], limits: &EncodingLimits) -> Option<Value> {
     }
 }
 
+const TYPE_LIBRARIES: u8 = 0xF5;
+
+/// Serializes a set of function libraries (their source texts).
+pub fn dump_libraries(sources: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![TYPE_LIBRARIES];
+    put_len(&mut out, sources.len());
+    for s in sources {
+        put_bytes(&mut out, s);
+    }
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Reads back [`dump_libraries`]; `None` if the payload is damaged.
+pub fn restore_libraries(payload: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if payload.len() < 11 {
+        return None;
+    }
+    let (body, crc) = payload.split_at(payload.len() - 8);
+    if CRC64.checksum(body).to_le_bytes() != crc {
+        return None;
+    }
+    let (data, version) = body.split_at(body.len() - 2);
+    if u16::from_le_bytes([version[0], version[1]]) != DUMP_VERSION {
+        return None;
+    }
+    let (&kind, rest) = data.split_first()?;
+    if kind != TYPE_LIBRARIES {
+        return None;
+    }
+    let mut r = Reader { data: rest };
+    let n = r.count()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.bytes()?.to_vec());
+    }
+    r.data.is_empty().then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

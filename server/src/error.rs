@@ -56,9 +56,25 @@ pub enum CommandError {
     /// Wrong password.
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
     WrongPass,
+    /// A cluster redirect or refusal.
+    #[error("{}", redirect_text(.0))]
+    Redirect(crate::cluster::routing::Redirect),
     /// Any other error; the text carries its own code (`ERR ...`).
     #[error("{0}")]
     Other(String),
+}
+
+/// The wire text of a cluster redirect.
+fn redirect_text(r: &crate::cluster::routing::Redirect) -> String {
+    use crate::cluster::routing::Redirect;
+    match r {
+        Redirect::Moved { slot, addr } => format!("MOVED {slot} {addr}"),
+        Redirect::Ask { slot, addr } => format!("ASK {slot} {addr}"),
+        Redirect::CrossSlot => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+        Redirect::TryAgain => "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+        Redirect::Unserved => "CLUSTERDOWN Hash slot not served".into(),
+        Redirect::Down => "CLUSTERDOWN The cluster is down".into(),
+    }
 }
 
 impl CommandError {

@@ -93,7 +93,7 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
     match section {
         "server" => {
             let port = server.port.load(Relaxed);
-            let cluster = config.get_bool("cluster-enabled");
+            let cluster = server.cluster.is_some();
             let _ = write!(
                 s,
                 "# Server\r\nredis_version:{}\r\ncinnabar_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nworker_threads:{}\r\n",
@@ -242,7 +242,7 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
             let _ = write!(
                 s,
                 "# Cluster\r\ncluster_enabled:{}\r\n",
-                config.get_bool("cluster-enabled") as u8
+                server.cluster.is_some() as u8
             );
         }
         "keyspace" => {

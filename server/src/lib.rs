@@ -14,6 +14,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -138,7 +139,20 @@ pub fn run(args: Vec<String>) -> i32 {
             .unwrap_or(1),
         n => n as usize,
     };
-    let server = Arc::new(Server::new(config, workers));
+    let cluster_setup = if config.get_bool("cluster-enabled") {
+        match setup_cluster(&config) {
+            Ok(setup) => Some(setup),
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("{e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let cluster_node = cluster_setup.as_ref().map(|s| s.node.clone());
+    let server = Arc::new(Server::new(config, workers, cluster_node));
     tracing::info!(
         "Cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) starting, pid={}, workers={workers}",
         std::process::id()
@@ -169,6 +183,14 @@ pub fn run(args: Vec<String>) -> i32 {
             tokio::spawn(net::accept_loop(server.clone(), l, senders.clone()));
         }
         tokio::spawn(cron(server.clone()));
+        if let Some(setup) = cluster_setup {
+            tokio::spawn(cluster::driver::run(
+                setup.node,
+                server.clone(),
+                setup.listener,
+                setup.actions,
+            ));
+        }
         tracing::info!("Ready to accept connections tcp");
         wait_for_shutdown(&server).await;
     });
@@ -177,6 +199,70 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     tracing::info!("Cinnabar is now ready to exit, bye bye...");
     0
+}
+
+/// What cluster mode needs at start-up.
+struct ClusterSetup {
+    node: Arc<cluster::ClusterNode>,
+    listener: std::net::TcpListener,
+    actions: tokio::sync::mpsc::UnboundedReceiver<::cluster::Action>,
+}
+
+/// Loads (or creates) nodes.conf and binds the cluster bus port.
+fn setup_cluster(config: &Config) -> Result<ClusterSetup, String> {
+    let port = config.get_i64("port") as u16;
+    let cport = match config.get_i64("cluster-port") {
+        0 => port
+            .checked_add(10000)
+            .ok_or("the cluster bus port (port + 10000) is out of range; set cluster-port")?,
+        p => p as u16,
+    };
+    let announced_cport = match config.get_i64("cluster-announce-bus-port") {
+        0 => cport,
+        p => p as u16,
+    };
+    let announced_port = match config.get_i64("cluster-announce-port") {
+        0 => port,
+        p => p as u16,
+    };
+    let settings = ::cluster::Settings {
+        node_timeout: config.get_i64("cluster-node-timeout").max(1) as u64,
+        require_full_coverage: config.get_bool("cluster-require-full-coverage"),
+        announce_ip: config.get("cluster-announce-ip").unwrap_or_default(),
+        port: announced_port,
+        cport: announced_cport,
+        hostname: config.get("cluster-announce-hostname").unwrap_or_default(),
+    };
+    let seed = rand::random::<u64>();
+    let mut state = ::cluster::Cluster::new(settings, seed);
+    let path = PathBuf::from(config.get("cluster-config-file").unwrap_or_else(|| "nodes.conf".into()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            let loaded = ::cluster::nodes_conf::parse_file(&text)
+                .map_err(|e| format!("Unrecoverable error: corrupted cluster config file \"{}\": {e}", path.display()))?;
+            state.restore(loaded);
+            tracing::info!("Node configuration loaded, I'm {}", state.myself);
+        }
+        _ => tracing::info!("No cluster configuration found, I'm {}", state.myself),
+    }
+    let bind = config.get("bind").unwrap_or_default();
+    let addr = net::bind_addresses(&bind, cport)
+        .into_iter()
+        .map(|(a, _)| a)
+        .next()
+        .ok_or("no address to bind the cluster bus to")?;
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|e| format!("Could not create the cluster bus listening socket {addr}: {e}"))?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let node = Arc::new(cluster::ClusterNode::new(state, path, tx));
+    node.save()
+        .map_err(|e| format!("Could not save the cluster configuration: {e}"))?;
+    Ok(ClusterSetup {
+        node,
+        listener,
+        actions: rx,
+    })
 }
 
 async fn wait_for_shutdown(server: &Server) {

@@ -98,11 +98,17 @@ pub struct Server {
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys.
     pub blocking: crate::blocking::Blocking,
+    /// Cluster mode, when `cluster-enabled yes`.
+    pub cluster: Option<std::sync::Arc<crate::cluster::ClusterNode>>,
 }
 
 impl Server {
     /// Builds the shared state for `workers` worker threads.
-    pub fn new(config: Config, workers: usize) -> Self {
+    pub fn new(
+        config: Config,
+        workers: usize,
+        cluster: Option<std::sync::Arc<crate::cluster::ClusterNode>>,
+    ) -> Self {
         let now = clock::unix_ms();
         let run_id: String = {
             use rand::Rng;
@@ -134,6 +140,7 @@ impl Server {
             workers,
             pubsub: Default::default(),
             blocking: Default::default(),
+            cluster,
         }
     }
 

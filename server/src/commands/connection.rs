@@ -280,6 +280,9 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 
 fn select(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let db = int(args[1]).map_err(|_| CommandError::err("invalid DB index"))?;
+    if db != 0 && ctx.server.cluster.is_some() {
+        return Err(CommandError::err("SELECT is not allowed in cluster mode"));
+    }
     if db != 0 {
         return Err(CommandError::err(
             "DB index is out of range (Cinnabar serves database 0 only)",

@@ -684,6 +684,11 @@ fn dump(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn restore(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    restore_command(ctx, args)
+}
+
+/// RESTORE (and RESTORE-ASKING, which differs only in routing).
+pub(crate) fn restore_command(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let ttl = int(args[2])?;
     let (mut replace, mut absttl) = (false, false);
     let mut p = ArgParser::new(args, 4);

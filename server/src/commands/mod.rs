@@ -12,10 +12,13 @@
 //! - [`connection`]: PING, HELLO, AUTH, CLIENT, ...
 //! - [`server`]: INFO, CONFIG, COMMAND, SLOWLOG, DEBUG, SHUTDOWN, ...
 
+pub mod cluster;
 pub mod connection;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod migrate;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -307,6 +310,9 @@ static TOP_LEVEL: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     transactions::COMMANDS,
     pubsub::COMMANDS,
+    cluster::COMMANDS,
+    migrate::COMMANDS,
+    functions::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
 ];

@@ -1,0 +1,182 @@
+//! The cluster-bus driver: sockets and timer around the state machine.
+//!
+//! Every node keeps one outbound link per peer and only writes on it; peers answer on their
+//! own outbound links, which arrive here as inbound connections that are only read. Each
+//! received frame is decoded and validated, then handed to the state machine with the
+//! current time; the actions it returns (send, save nodes.conf, deliver PUBLISH) come back
+//! through the action channel and are carried out here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::message::{decode, encode};
+use cluster::Action;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::ClusterNode;
+use crate::clock;
+use crate::server::Server;
+
+/// Runs the bus until the process exits.
+pub async fn run(
+    node: Arc<ClusterNode>,
+    server: Arc<Server>,
+    listener: std::net::TcpListener,
+    mut actions: mpsc::UnboundedReceiver<Action>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        tracing::warn!("cluster bus: cannot use the listening socket");
+        return;
+    };
+    tokio::spawn(accept_loop(node.clone(), listener));
+    let mut links: HashMap<String, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = clock::unix_ms();
+                node.with(|c| ((), c.tick(now)));
+            }
+            action = actions.recv() => {
+                let Some(action) = action else { return };
+                carry_out(&node, &server, &mut links, action);
+            }
+        }
+    }
+}
+
+fn carry_out(
+    node: &Arc<ClusterNode>,
+    server: &Arc<Server>,
+    links: &mut HashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    action: Action,
+) {
+    match action {
+        Action::Send { to, msg } => {
+            let addr = node.read(|c| c.nodes.get(&to).map(|n| (n.ip.clone(), n.cport)));
+            let Some((ip, cport)) = addr else { return };
+            if ip.is_empty() {
+                return;
+            }
+            let key = format!("{to}@{ip}:{cport}");
+            send(node, links, key, Some(to), format!("{ip}:{cport}"), encode(&msg));
+        }
+        Action::SendAddr { ip, cport, msg } => {
+            let key = format!("meet@{ip}:{cport}");
+            send(node, links, key, None, format!("{ip}:{cport}"), encode(&msg));
+        }
+        Action::Save => {
+            if let Err(e) = node.save() {
+                tracing::warn!("Could not save the cluster configuration: {e}");
+            }
+        }
+        Action::Deliver { channel, message } => {
+            server.pubsub.publish(&channel, &message, false);
+        }
+    }
+}
+
+fn send(
+    node: &Arc<ClusterNode>,
+    links: &mut HashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    key: String,
+    id: Option<String>,
+    addr: String,
+    frame: Vec<u8>,
+) {
+    if let Some(tx) = links.get(&key) {
+        if tx.send(frame.clone()).is_ok() {
+            return;
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let _ = tx.send(frame);
+    links.insert(key, tx);
+    tokio::spawn(link(node.clone(), id, addr, rx));
+}
+
+/// One outbound link: connects on demand and writes frames in order.
+async fn link(
+    node: Arc<ClusterNode>,
+    id: Option<String>,
+    addr: String,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let connected = tokio::time::timeout(Duration::from_millis(1000), TcpStream::connect(&addr)).await;
+        let Ok(Ok(mut stream)) = connected else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        if let Some(id) = &id {
+            node.with(|c| {
+                c.set_link(id, true);
+                ((), Vec::new())
+            });
+        }
+        let mut pending = Some(first);
+        loop {
+            let frame = match pending.take() {
+                Some(f) => f,
+                None => match rx.recv().await {
+                    Some(f) => f,
+                    None => return,
+                },
+            };
+            if stream.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        if let Some(id) = &id {
+            node.with(|c| {
+                c.set_link(id, false);
+                ((), Vec::new())
+            });
+        }
+    }
+}
+
+async fn accept_loop(node: Arc<ClusterNode>, listener: TcpListener) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let local = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        tokio::spawn(read_link(node.clone(), stream, peer.ip().to_string(), local));
+    }
+}
+
+/// Reads frames from an inbound link and feeds them to the state machine.
+async fn read_link(node: Arc<ClusterNode>, mut stream: TcpStream, peer_ip: String, local_ip: String) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut chunk = vec![0u8; 16384];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match decode(&buf) {
+                Ok(None) => break,
+                Ok(Some((msg, used))) => {
+                    buf.drain(..used);
+                    if !cluster::Cluster::accepts(&msg) {
+                        continue;
+                    }
+                    let now = clock::unix_ms();
+                    node.with(|c| ((), c.handle(now, msg, &peer_ip, &local_ip)));
+                }
+                Err(e) => {
+                    tracing::debug!("cluster bus: dropping link from {peer_ip}: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
