@@ -14,8 +14,8 @@
 
 pub mod blocking;
 pub mod client;
-pub mod cluster;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dispatch;
@@ -235,11 +235,19 @@ fn setup_cluster(config: &Config) -> Result<ClusterSetup, String> {
     };
     let seed = rand::random::<u64>();
     let mut state = ::cluster::Cluster::new(settings, seed);
-    let path = PathBuf::from(config.get("cluster-config-file").unwrap_or_else(|| "nodes.conf".into()));
+    let path = PathBuf::from(
+        config
+            .get("cluster-config-file")
+            .unwrap_or_else(|| "nodes.conf".into()),
+    );
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
-            let loaded = ::cluster::nodes_conf::parse_file(&text)
-                .map_err(|e| format!("Unrecoverable error: corrupted cluster config file \"{}\": {e}", path.display()))?;
+            let loaded = ::cluster::nodes_conf::parse_file(&text).map_err(|e| {
+                format!(
+                    "Unrecoverable error: corrupted cluster config file \"{}\": {e}",
+                    path.display()
+                )
+            })?;
             state.restore(loaded);
             tracing::info!("Node configuration loaded, I'm {}", state.myself);
         }

@@ -56,6 +56,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 /// A running `cinnabar` process.
 pub struct TestServer {
     child: Option<Child>,
+    config: Option<String>,
     /// The client port.
     pub port: u16,
     /// The server's working directory (its log is `server.log` there).
@@ -89,6 +90,7 @@ impl TestServer {
             let child = cmd.spawn().expect("spawn cinnabar");
             let mut server = TestServer {
                 child: Some(child),
+                config: config.map(String::from),
                 port,
                 dir: dir.clone(),
             };
@@ -183,6 +185,28 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Starts the process again on the same port and directory (after it exited).
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.kill();
+        let mut cmd = Command::new(binary());
+        if self.config.is_some() {
+            cmd.arg(self.dir.join("redis.conf"));
+        }
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--dir", self.dir.to_str().expect("utf-8 path")])
+            .args(["--enable-debug-command", "yes"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(self.dir.join("server.log")).expect("log"))
+            .stderr(std::fs::File::create(self.dir.join("server.err")).expect("log"));
+        self.child = Some(cmd.spawn().expect("spawn cinnabar"));
+        assert!(
+            self.wait_ready(),
+            "restart failed: {}",
+            std::fs::read_to_string(self.dir.join("server.err")).unwrap_or_default()
+        );
     }
 
     /// Kills the process (SIGKILL) and reaps it.
@@ -426,4 +450,84 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     );
     assert!(out.status.success(), "{script} failed:\n{text}");
     text
+}
+
+/// A multi-process Cinnabar cluster built with `redis-cli --cluster create`.
+pub struct TestCluster {
+    /// The nodes, primaries first.
+    pub nodes: Vec<TestServer>,
+}
+
+impl TestCluster {
+    /// Starts `primaries` primaries with `replicas` replicas each and joins them.
+    pub fn start(primaries: usize, replicas: usize, extra: &[&str]) -> TestCluster {
+        let count = primaries * (1 + replicas);
+        let nodes: Vec<TestServer> = (0..count)
+            .map(|_| {
+                let bus = free_port().to_string();
+                let mut args = vec!["--cluster-enabled", "yes", "--cluster-port", bus.as_str()];
+                args.extend_from_slice(extra);
+                TestServer::start(&args)
+            })
+            .collect();
+        let cluster = TestCluster { nodes };
+        let mut cmd = Command::new("redis-cli");
+        cmd.arg("--cluster").arg("create");
+        for n in &cluster.nodes {
+            cmd.arg(format!("127.0.0.1:{}", n.port));
+        }
+        cmd.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
+        let out = cmd.output().expect("redis-cli");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && text.contains("[OK] All 16384 slots covered."),
+            "cluster create failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster.wait_healthy();
+        cluster
+    }
+
+    /// Waits until every node reports `cluster_state:ok` and `redis-cli --cluster check`
+    /// finds all nodes agreeing.
+    pub fn wait_healthy(&self) {
+        wait_for(
+            "cluster_state:ok on every node",
+            Duration::from_secs(30),
+            || {
+                self.nodes
+                    .iter()
+                    .all(|n| {
+                        let out = n.cli(&["cluster", "info"]);
+                        String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok")
+                    })
+                    .then_some(())
+            },
+        );
+        wait_for("all nodes to agree", Duration::from_secs(30), || {
+            let out = self.check();
+            (out.contains("[OK] All nodes agree about slots configuration.")
+                && out.contains("[OK] All 16384 slots covered."))
+            .then_some(())
+        });
+    }
+
+    /// `redis-cli --cluster check` output.
+    pub fn check(&self) -> String {
+        let out = Command::new("redis-cli")
+            .args([
+                "--cluster",
+                "check",
+                &format!("127.0.0.1:{}", self.nodes[0].port),
+            ])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The node id of node `i`.
+    pub fn id(&self, i: usize) -> String {
+        let out = self.nodes[i].cli(&["cluster", "myid"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
 }

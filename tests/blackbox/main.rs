@@ -6,6 +6,7 @@ mod harness;
 mod bad_input;
 mod blocking;
 mod clients;
+mod cluster;
 mod config;
 mod expiry;
 mod introspection;

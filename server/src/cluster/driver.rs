@@ -63,11 +63,25 @@ fn carry_out(
                 return;
             }
             let key = format!("{to}@{ip}:{cport}");
-            send(node, links, key, Some(to), format!("{ip}:{cport}"), encode(&msg));
+            send(
+                node,
+                links,
+                key,
+                Some(to),
+                format!("{ip}:{cport}"),
+                encode(&msg),
+            );
         }
         Action::SendAddr { ip, cport, msg } => {
             let key = format!("meet@{ip}:{cport}");
-            send(node, links, key, None, format!("{ip}:{cport}"), encode(&msg));
+            send(
+                node,
+                links,
+                key,
+                None,
+                format!("{ip}:{cport}"),
+                encode(&msg),
+            );
         }
         Action::Save => {
             if let Err(e) = node.save() {
@@ -107,7 +121,8 @@ async fn link(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
     while let Some(first) = rx.recv().await {
-        let connected = tokio::time::timeout(Duration::from_millis(1000), TcpStream::connect(&addr)).await;
+        let connected =
+            tokio::time::timeout(Duration::from_millis(1000), TcpStream::connect(&addr)).await;
         let Ok(Ok(mut stream)) = connected else {
             continue;
         };
@@ -146,13 +161,26 @@ async fn accept_loop(node: Arc<ClusterNode>, listener: TcpListener) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let local = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-        tokio::spawn(read_link(node.clone(), stream, peer.ip().to_string(), local));
+        let local = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        tokio::spawn(read_link(
+            node.clone(),
+            stream,
+            peer.ip().to_string(),
+            local,
+        ));
     }
 }
 
 /// Reads frames from an inbound link and feeds them to the state machine.
-async fn read_link(node: Arc<ClusterNode>, mut stream: TcpStream, peer_ip: String, local_ip: String) {
+async fn read_link(
+    node: Arc<ClusterNode>,
+    mut stream: TcpStream,
+    peer_ip: String,
+    local_ip: String,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16384];
     loop {

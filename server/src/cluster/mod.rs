@@ -30,7 +30,11 @@ pub struct ClusterNode {
 
 impl ClusterNode {
     /// Wraps a state machine; actions go to `actions` (the driver).
-    pub fn new(state: Cluster, config_path: PathBuf, actions: mpsc::UnboundedSender<Action>) -> ClusterNode {
+    pub fn new(
+        state: Cluster,
+        config_path: PathBuf,
+        actions: mpsc::UnboundedSender<Action>,
+    ) -> ClusterNode {
         let routing = Routing::from_state(&state);
         ClusterNode {
             state: Mutex::new(state),
@@ -83,7 +87,11 @@ impl ClusterNode {
         }
         std::fs::rename(&tmp, &self.config_path)?;
         if let Some(dir) = self.config_path.parent() {
-            if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir }) {
+            if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            }) {
                 let _ = d.sync_all();
             }
         }

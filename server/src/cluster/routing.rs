@@ -83,7 +83,11 @@ impl Routing {
         let owner = c
             .owners
             .iter()
-            .map(|o| o.as_deref().and_then(|id| index.get(id).copied()).unwrap_or(u16::MAX))
+            .map(|o| {
+                o.as_deref()
+                    .and_then(|id| index.get(id).copied())
+                    .unwrap_or(u16::MAX)
+            })
             .collect();
         let idx = |id: &str| index.get(id).copied();
         Routing {
@@ -126,14 +130,18 @@ impl Routing {
         if req.slots.iter().any(|s| *s != slot) {
             return Err(Redirect::CrossSlot);
         }
-        if !self.ok && !(req.readonly && req.reads_when_down) {
+        if !(self.ok || req.readonly && req.reads_when_down) {
             return Err(Redirect::Down);
         }
         let owner = self.owner[slot as usize];
         if owner == u16::MAX {
             return Err(Redirect::Unserved);
         }
-        let present = || (0..req.slots.len()).filter(|i| (req.key_exists)(*i)).count();
+        let present = || {
+            (0..req.slots.len())
+                .filter(|i| (req.key_exists)(*i))
+                .count()
+        };
         if owner == self.myself {
             if let Some(&target) = self.migrating.get(&slot) {
                 let n = present();

@@ -25,48 +25,247 @@ macro_rules! sub {
 }
 
 static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
-    sub!("cluster|info", 2, LOADING | STALE, cluster_info, "Returns information about the state of a node.").acl(ACL_RO),
-    sub!("cluster|nodes", 2, LOADING | STALE, cluster_nodes, "Returns the cluster configuration for a node.").acl(ACL_RO),
-    sub!("cluster|slots", 2, LOADING | STALE, cluster_slots, "Returns the mapping of cluster slots to nodes.").acl(ACL_RO),
-    sub!("cluster|shards", 2, LOADING | STALE, cluster_shards, "Returns the mapping of cluster slots to shards.").acl(ACL_RO),
-    sub!("cluster|myid", 2, LOADING | STALE, cluster_myid, "Returns the ID of a node.").acl(ACL_RO),
-    sub!("cluster|myshardid", 2, LOADING | STALE, cluster_myshardid, "Returns the shard ID of a node.").acl(ACL_RO),
-    sub!("cluster|keyslot", 3, STALE, cluster_keyslot, "Returns the hash slot for a key.").acl(ACL_RO),
-    sub!("cluster|countkeysinslot", 3, STALE, cluster_countkeysinslot, "Returns the number of keys in a hash slot.").acl(ACL_RO),
-    sub!("cluster|getkeysinslot", 4, STALE, cluster_getkeysinslot, "Returns the key names in a hash slot.").acl(ACL_RO),
-    sub!("cluster|addslots", -3, ADMIN | STALE, cluster_addslots, "Assigns new hash slots to a node."),
-    sub!("cluster|addslotsrange", -4, ADMIN | STALE, cluster_addslotsrange, "Assigns new hash slot ranges to a node."),
-    sub!("cluster|delslots", -3, ADMIN | STALE, cluster_delslots, "Sets hash slots as unbound for a node."),
-    sub!("cluster|delslotsrange", -4, ADMIN | STALE, cluster_delslotsrange, "Sets hash slot ranges as unbound for a node."),
-    sub!("cluster|flushslots", 2, ADMIN | STALE, cluster_flushslots, "Deletes all slots information from a node."),
-    sub!("cluster|meet", -4, ADMIN | STALE, cluster_meet, "Forces a node to handshake with another node."),
-    sub!("cluster|forget", 3, ADMIN | STALE, cluster_forget, "Removes a node from the nodes table."),
-    sub!("cluster|replicate", 3, ADMIN | STALE, cluster_replicate, "Configure a node as replica of a master node."),
-    sub!("cluster|replicas", 3, ADMIN | STALE, cluster_replicas, "Lists the replica nodes of a master node."),
-    sub!("cluster|slaves", 3, ADMIN | STALE, cluster_replicas, "Lists the replica nodes of a master node."),
-    sub!("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, cluster_reset, "Resets a node."),
-    sub!("cluster|saveconfig", 2, ADMIN | STALE, cluster_saveconfig, "Forces a node to save the cluster configuration to disk."),
-    sub!("cluster|set-config-epoch", 3, ADMIN | STALE, cluster_set_config_epoch, "Sets the configuration epoch for a new node."),
-    sub!("cluster|bumpepoch", 2, ADMIN | STALE, cluster_bumpepoch, "Advances the cluster config epoch."),
-    sub!("cluster|setslot", -4, ADMIN | STALE, cluster_setslot, "Binds a hash slot to a node."),
-    sub!("cluster|count-failure-reports", 3, ADMIN | STALE, cluster_count_failure_reports, "Returns the number of active failure reports active for a node."),
-    sub!("cluster|links", 2, STALE, cluster_links, "Returns a list of all TCP links to and from peer nodes."),
-    sub!("cluster|help", 2, LOADING | STALE, cluster_help, "Returns helpful text about the different subcommands.").acl(ACL_RO),
+    sub!(
+        "cluster|info",
+        2,
+        LOADING | STALE,
+        cluster_info,
+        "Returns information about the state of a node."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|nodes",
+        2,
+        LOADING | STALE,
+        cluster_nodes,
+        "Returns the cluster configuration for a node."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|slots",
+        2,
+        LOADING | STALE,
+        cluster_slots,
+        "Returns the mapping of cluster slots to nodes."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|shards",
+        2,
+        LOADING | STALE,
+        cluster_shards,
+        "Returns the mapping of cluster slots to shards."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|myid",
+        2,
+        LOADING | STALE,
+        cluster_myid,
+        "Returns the ID of a node."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|myshardid",
+        2,
+        LOADING | STALE,
+        cluster_myshardid,
+        "Returns the shard ID of a node."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|keyslot",
+        3,
+        STALE,
+        cluster_keyslot,
+        "Returns the hash slot for a key."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|countkeysinslot",
+        3,
+        STALE,
+        cluster_countkeysinslot,
+        "Returns the number of keys in a hash slot."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|getkeysinslot",
+        4,
+        STALE,
+        cluster_getkeysinslot,
+        "Returns the key names in a hash slot."
+    )
+    .acl(ACL_RO),
+    sub!(
+        "cluster|addslots",
+        -3,
+        ADMIN | STALE,
+        cluster_addslots,
+        "Assigns new hash slots to a node."
+    ),
+    sub!(
+        "cluster|addslotsrange",
+        -4,
+        ADMIN | STALE,
+        cluster_addslotsrange,
+        "Assigns new hash slot ranges to a node."
+    ),
+    sub!(
+        "cluster|delslots",
+        -3,
+        ADMIN | STALE,
+        cluster_delslots,
+        "Sets hash slots as unbound for a node."
+    ),
+    sub!(
+        "cluster|delslotsrange",
+        -4,
+        ADMIN | STALE,
+        cluster_delslotsrange,
+        "Sets hash slot ranges as unbound for a node."
+    ),
+    sub!(
+        "cluster|flushslots",
+        2,
+        ADMIN | STALE,
+        cluster_flushslots,
+        "Deletes all slots information from a node."
+    ),
+    sub!(
+        "cluster|meet",
+        -4,
+        ADMIN | STALE,
+        cluster_meet,
+        "Forces a node to handshake with another node."
+    ),
+    sub!(
+        "cluster|forget",
+        3,
+        ADMIN | STALE,
+        cluster_forget,
+        "Removes a node from the nodes table."
+    ),
+    sub!(
+        "cluster|replicate",
+        3,
+        ADMIN | STALE,
+        cluster_replicate,
+        "Configure a node as replica of a master node."
+    ),
+    sub!(
+        "cluster|replicas",
+        3,
+        ADMIN | STALE,
+        cluster_replicas,
+        "Lists the replica nodes of a master node."
+    ),
+    sub!(
+        "cluster|slaves",
+        3,
+        ADMIN | STALE,
+        cluster_replicas,
+        "Lists the replica nodes of a master node."
+    ),
+    sub!(
+        "cluster|reset",
+        -2,
+        ADMIN | STALE | NOSCRIPT,
+        cluster_reset,
+        "Resets a node."
+    ),
+    sub!(
+        "cluster|saveconfig",
+        2,
+        ADMIN | STALE,
+        cluster_saveconfig,
+        "Forces a node to save the cluster configuration to disk."
+    ),
+    sub!(
+        "cluster|set-config-epoch",
+        3,
+        ADMIN | STALE,
+        cluster_set_config_epoch,
+        "Sets the configuration epoch for a new node."
+    ),
+    sub!(
+        "cluster|bumpepoch",
+        2,
+        ADMIN | STALE,
+        cluster_bumpepoch,
+        "Advances the cluster config epoch."
+    ),
+    sub!(
+        "cluster|setslot",
+        -4,
+        ADMIN | STALE,
+        cluster_setslot,
+        "Binds a hash slot to a node."
+    ),
+    sub!(
+        "cluster|count-failure-reports",
+        3,
+        ADMIN | STALE,
+        cluster_count_failure_reports,
+        "Returns the number of active failure reports active for a node."
+    ),
+    sub!(
+        "cluster|links",
+        2,
+        STALE,
+        cluster_links,
+        "Returns a list of all TCP links to and from peer nodes."
+    ),
+    sub!(
+        "cluster|help",
+        2,
+        LOADING | STALE,
+        cluster_help,
+        "Returns helpful text about the different subcommands."
+    )
+    .acl(ACL_RO),
 ];
 
 /// The cluster commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::container("cluster", -2, CLUSTER_SUBCOMMANDS)
-        .doc("cluster", "3.0.0", "A container for Redis Cluster commands."),
+    CommandSpec::container("cluster", -2, CLUSTER_SUBCOMMANDS).doc(
+        "cluster",
+        "3.0.0",
+        "A container for Redis Cluster commands.",
+    ),
     CommandSpec::new("asking", 1, FAST, KeySpec::NONE, asking)
-        .doc("cluster", "3.0.0", "Signals that a cluster client is following an -ASK redirect.")
+        .doc(
+            "cluster",
+            "3.0.0",
+            "Signals that a cluster client is following an -ASK redirect.",
+        )
         .acl(&["@fast", "@connection"]),
-    CommandSpec::new("readonly", 1, LOADING | STALE | FAST, KeySpec::NONE, readonly)
-        .doc("cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.")
-        .acl(&["@fast", "@connection"]),
-    CommandSpec::new("readwrite", 1, LOADING | STALE | FAST, KeySpec::NONE, readwrite)
-        .doc("cluster", "3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node.")
-        .acl(&["@fast", "@connection"]),
+    CommandSpec::new(
+        "readonly",
+        1,
+        LOADING | STALE | FAST,
+        KeySpec::NONE,
+        readonly,
+    )
+    .doc(
+        "cluster",
+        "3.0.0",
+        "Enables read-only queries for a connection to a Redis Cluster replica node.",
+    )
+    .acl(&["@fast", "@connection"]),
+    CommandSpec::new(
+        "readwrite",
+        1,
+        LOADING | STALE | FAST,
+        KeySpec::NONE,
+        readwrite,
+    )
+    .doc(
+        "cluster",
+        "3.0.0",
+        "Enables read-write queries for a connection to a Reids Cluster replica node.",
+    )
+    .acl(&["@fast", "@connection"]),
 ];
 
 fn node<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<ClusterNode>, CommandError> {
@@ -202,9 +401,12 @@ fn cluster_slots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// One shard of CLUSTER SHARDS: its slot ranges and its nodes, primary first.
+type Shard = (Vec<(u16, u16)>, Vec<cluster::Node>);
+
 fn cluster_shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     let shards = node(ctx)?.read(|c| {
-        let mut shards: Vec<(Vec<(u16, u16)>, Vec<cluster::Node>)> = Vec::new();
+        let mut shards: Vec<Shard> = Vec::new();
         for n in c.nodes.values().filter(|n| n.is_primary()) {
             let mut members = vec![n.clone()];
             members.extend(
@@ -239,11 +441,19 @@ fn cluster_shards(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
             ctx.out.bulk(b"endpoint");
             ctx.out.bulk(n.ip.as_bytes());
             ctx.out.bulk(b"role");
-            ctx.out.bulk(if n.is_primary() { b"master" } else { b"replica" });
+            ctx.out.bulk(if n.is_primary() {
+                b"master"
+            } else {
+                b"replica"
+            });
             ctx.out.bulk(b"replication-offset");
             ctx.out.int(n.repl_offset as i64);
             ctx.out.bulk(b"health");
-            ctx.out.bulk(if n.has(node_flags::FAIL) { b"fail" } else { b"online" });
+            ctx.out.bulk(if n.has(node_flags::FAIL) {
+                b"fail"
+            } else {
+                b"online"
+            });
         }
     }
     Ok(())
@@ -290,7 +500,9 @@ fn parse_slots(args: &[&[u8]]) -> Result<Vec<u16>, CommandError> {
     for a in args {
         let s = slot_arg(a)?;
         if slots.contains(&s) {
-            return Err(CommandError::err(format!("Slot {s} specified multiple times")));
+            return Err(CommandError::err(format!(
+                "Slot {s} specified multiple times"
+            )));
         }
         slots.push(s);
     }
@@ -311,7 +523,9 @@ fn parse_ranges(args: &[&[u8]]) -> Result<Vec<u16>, CommandError> {
         }
         for s in a..=b {
             if slots.contains(&s) {
-                return Err(CommandError::err(format!("Slot {s} specified multiple times")));
+                return Err(CommandError::err(format!(
+                    "Slot {s} specified multiple times"
+                )));
             }
             slots.push(s);
         }
@@ -319,7 +533,10 @@ fn parse_ranges(args: &[&[u8]]) -> Result<Vec<u16>, CommandError> {
     Ok(slots)
 }
 
-fn change(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Cluster) -> Result<Vec<cluster::Action>, String>) -> CmdResult {
+fn change(
+    ctx: &mut Ctx<'_>,
+    f: impl FnOnce(&mut Cluster) -> Result<Vec<cluster::Action>, String>,
+) -> CmdResult {
     let n = node(ctx)?;
     n.with(|c| match f(c) {
         Ok(actions) => (Ok(()), actions),
@@ -351,7 +568,9 @@ fn cluster_delslotsrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 fn cluster_flushslots(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     if !ctx.server.keyspace.is_empty() {
-        return Err(CommandError::err("DB must be empty to perform CLUSTER FLUSHSLOTS."));
+        return Err(CommandError::err(
+            "DB must be empty to perform CLUSTER FLUSHSLOTS.",
+        ));
     }
     change(ctx, |c| Ok(c.flush_slots()))
 }
@@ -367,7 +586,10 @@ fn cluster_meet(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             String::from_utf8_lossy(args[3])
         ))
     };
-    let port = int(args[3]).ok().filter(|p| (1..65536).contains(p)).ok_or_else(bad_port)? as u16;
+    let port = int(args[3])
+        .ok()
+        .filter(|p| (1..65536).contains(p))
+        .ok_or_else(bad_port)? as u16;
     let cport = match args.get(4) {
         Some(c) => int(c)
             .ok()
@@ -449,10 +671,12 @@ fn cluster_saveconfig(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn cluster_set_config_epoch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    let epoch = int(args[2])
-        .ok()
-        .filter(|e| *e >= 0)
-        .ok_or_else(|| CommandError::err(format!("Invalid config epoch specified: {}", String::from_utf8_lossy(args[2]))))?;
+    let epoch = int(args[2]).ok().filter(|e| *e >= 0).ok_or_else(|| {
+        CommandError::err(format!(
+            "Invalid config epoch specified: {}",
+            String::from_utf8_lossy(args[2])
+        ))
+    })?;
     change(ctx, |c| c.set_config_epoch(epoch as u64))
 }
 
@@ -461,8 +685,10 @@ fn cluster_bumpepoch(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         let r = c.bump_epoch();
         (r, vec![cluster::Action::Save])
     });
-    ctx.out
-        .simple(&format!("{} {epoch}", if bumped { "BUMPED" } else { "STILL" }));
+    ctx.out.simple(&format!(
+        "{} {epoch}",
+        if bumped { "BUMPED" } else { "STILL" }
+    ));
     Ok(())
 }
 

@@ -11,20 +11,65 @@ const ACL: &[&str] = &["@slow", "@scripting"];
 
 static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("function|list", -2, NOSCRIPT, KeySpec::NONE, function_list)
-        .doc("scripting", "7.0.0", "Returns information about all libraries.").acl(ACL),
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Returns information about all libraries.",
+        )
+        .acl(ACL),
     CommandSpec::new("function|dump", 2, NOSCRIPT, KeySpec::NONE, function_dump)
-        .doc("scripting", "7.0.0", "Dumps all libraries into a serialized binary payload.").acl(ACL),
-    CommandSpec::new("function|restore", -3, NOSCRIPT | WRITE | DENYOOM, KeySpec::NONE, function_restore)
-        .doc("scripting", "7.0.0", "Restores all libraries from a payload.").acl(ACL),
-    CommandSpec::new("function|flush", -2, NOSCRIPT | WRITE, KeySpec::NONE, function_flush)
-        .doc("scripting", "7.0.0", "Deletes all libraries and functions.").acl(ACL),
-    CommandSpec::new("function|stats", 2, NOSCRIPT | ALLOW_BUSY, KeySpec::NONE, function_stats)
-        .doc("scripting", "7.0.0", "Returns information about a function during execution.").acl(ACL),
+        .doc(
+            "scripting",
+            "7.0.0",
+            "Dumps all libraries into a serialized binary payload.",
+        )
+        .acl(ACL),
+    CommandSpec::new(
+        "function|restore",
+        -3,
+        NOSCRIPT | WRITE | DENYOOM,
+        KeySpec::NONE,
+        function_restore,
+    )
+    .doc(
+        "scripting",
+        "7.0.0",
+        "Restores all libraries from a payload.",
+    )
+    .acl(ACL),
+    CommandSpec::new(
+        "function|flush",
+        -2,
+        NOSCRIPT | WRITE,
+        KeySpec::NONE,
+        function_flush,
+    )
+    .doc("scripting", "7.0.0", "Deletes all libraries and functions.")
+    .acl(ACL),
+    CommandSpec::new(
+        "function|stats",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        KeySpec::NONE,
+        function_stats,
+    )
+    .doc(
+        "scripting",
+        "7.0.0",
+        "Returns information about a function during execution.",
+    )
+    .acl(ACL),
 ];
 
 /// The FUNCTION container.
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::container("function", -2, FUNCTION_SUBCOMMANDS)
-    .doc("scripting", "7.0.0", "A container for function commands.")];
+pub static COMMANDS: &[CommandSpec] =
+    &[
+        CommandSpec::container("function", -2, FUNCTION_SUBCOMMANDS).doc(
+            "scripting",
+            "7.0.0",
+            "A container for function commands.",
+        ),
+    ];
 
 /// The serialized form of an empty library set: a marker, the format version and a CRC.
 fn empty_payload() -> Vec<u8> {

@@ -18,11 +18,25 @@ use crate::error::{CmdResult, CommandError};
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("migrate", -6, WRITE, KeySpec::at(3, 3, 1), migrate)
         .movable(migrate_keys)
-        .doc("generic", "2.6.0", "Atomically transfers a key from one Redis instance to another.")
+        .doc(
+            "generic",
+            "2.6.0",
+            "Atomically transfers a key from one Redis instance to another.",
+        )
         .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
-    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM, KeySpec::ONE, restore_asking)
-        .doc("server", "3.0.0", "An internal command for migrating keys in a cluster.")
-        .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
+    CommandSpec::new(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM,
+        KeySpec::ONE,
+        restore_asking,
+    )
+    .doc(
+        "server",
+        "3.0.0",
+        "An internal command for migrating keys in a cluster.",
+    )
+    .acl(&["@keyspace", "@write", "@slow", "@dangerous"]),
 ];
 
 fn migrate_keys(args: &[&[u8]]) -> Option<Vec<usize>> {
@@ -99,7 +113,9 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         let k = ctx.key(key);
         let mut t = ctx.server.keyspace.lock(k.slot);
         if let Some(e) = t.get(&k, ctx.now_ms) {
-            let ttl = e.expire_at().map_or(0, |at| at.saturating_sub(ctx.now_ms).max(1) as i64);
+            let ttl = e
+                .expire_at()
+                .map_or(0, |at| at.saturating_sub(ctx.now_ms).max(1) as i64);
             payloads.push((key, crate::dump::dump(&e.value), ttl));
         }
     }
@@ -107,14 +123,17 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.simple("NOKEY");
         return Ok(());
     }
-    let io_err = |what: &str| CommandError::Other(format!("IOERR error or timeout {what} target instance"));
+    let io_err =
+        |what: &str| CommandError::Other(format!("IOERR error or timeout {what} target instance"));
     let addr = format!("{host}:{port}");
     let sock_addr = std::net::ToSocketAddrs::to_socket_addrs(&addr)
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| io_err("connecting to"))?;
-    let stream = TcpStream::connect_timeout(&sock_addr, Duration::from_millis(timeout))
-        .map_err(|_| CommandError::Other("IOERR error or timeout connecting to the client".into()))?;
+    let stream =
+        TcpStream::connect_timeout(&sock_addr, Duration::from_millis(timeout)).map_err(|_| {
+            CommandError::Other("IOERR error or timeout connecting to the client".into())
+        })?;
     let _ = stream.set_read_timeout(Some(Duration::from_millis(timeout)));
     let _ = stream.set_write_timeout(Some(Duration::from_millis(timeout)));
     let mut writer = stream.try_clone().map_err(|_| io_err("writing to"))?;
@@ -129,7 +148,10 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         expected += 1;
     }
     if db != 0 {
-        batch.extend(encode(&[b"SELECT", itoa::Buffer::new().format(db).as_bytes()]));
+        batch.extend(encode(&[
+            b"SELECT",
+            itoa::Buffer::new().format(db).as_bytes(),
+        ]));
         expected += 1;
     }
     let setup = expected;
@@ -160,7 +182,9 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
     }
     match first_error {
-        Some(e) => Err(CommandError::err(format!("Target instance replied with error: {e}"))),
+        Some(e) => Err(CommandError::err(format!(
+            "Target instance replied with error: {e}"
+        ))),
         None => {
             ctx.out.ok();
             Ok(())

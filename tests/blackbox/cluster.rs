@@ -1,0 +1,293 @@
+//! Cluster mode with real processes: redis-cli --cluster create/check/reshard/add-node,
+//! redis-py RedisCluster, redirects, restart.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::*;
+
+fn py(cluster: &TestCluster, code: &str) -> String {
+    let script = format!(
+        "from redis.cluster import RedisCluster\nr = RedisCluster(host='127.0.0.1', port={}, decode_responses=True)\n{code}",
+        cluster.nodes[0].port
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "python failed:\n{text}");
+    text
+}
+
+#[test]
+fn create_check_redirects_and_redis_py() {
+    let cluster = TestCluster::start(3, 1, &[]);
+    let check = cluster.check();
+    assert!(!check.contains("[ERR]"), "{check}");
+    // Who owns "foo" (slot 12182)? Everyone else answers MOVED with its address.
+    let mut moved = 0;
+    for n in &cluster.nodes[..3] {
+        let mut c = n.raw();
+        match c.cmd_str("SET foo bar") {
+            Resp::Simple(s) => assert_eq!(s, "OK"),
+            Resp::Error(e) => {
+                assert!(e.starts_with("MOVED 12182 127.0.0.1:"), "{e}");
+                moved += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(moved, 2);
+    let mut c = cluster.nodes[0].raw();
+    assert_eq!(
+        c.cmd_str("MGET {user:alice}:feed:all foo"),
+        error("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    assert_eq!(c.cmd_str("CLUSTER KEYSLOT foo"), Resp::Int(12182));
+    assert_eq!(
+        c.cmd_str("CLUSTER KEYSLOT {user1000}.following"),
+        c.cmd_str("CLUSTER KEYSLOT {user1000}.followers")
+    );
+    assert!(c
+        .cmd_str("INFO cluster")
+        .text()
+        .contains("cluster_enabled:1"));
+    assert_eq!(
+        c.cmd_str("SELECT 1"),
+        error("ERR SELECT is not allowed in cluster mode")
+    );
+    let info = c.cmd_str("CLUSTER INFO").text();
+    assert!(
+        info.contains("cluster_known_nodes:6") && info.contains("cluster_size:3"),
+        "{info}"
+    );
+    // redis-py writes and reads 10k keys over every slot, hash tags keep a user's keys
+    // together, pipelines and MGET on one tag work.
+    let out = py(
+        &cluster,
+        "for i in range(10000): r.set(f'key:{i}', i)\n\
+         assert all(r.get(f'key:{i}') == str(i) for i in range(10000))\n\
+         assert r.keyslot('{user:alice}:feed:all') == r.keyslot('{user:alice}:profile')\n\
+         p = r.pipeline()\n\
+         p.set('{user:alice}:feed:all', 'a'); p.set('{user:alice}:profile', 'b'); p.execute()\n\
+         assert r.mget(['{user:alice}:feed:all', '{user:alice}:profile']) == ['a', 'b']\n\
+         print('py ok', r.dbsize())",
+    );
+    assert!(out.contains("py ok"), "{out}");
+    // redis-cli -c follows redirects.
+    for n in &cluster.nodes[..3] {
+        let out = n.cli(&["-c", "GET", "{user:alice}:profile"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "b");
+    }
+    // Replicas redirect to their primary.
+    let out = cluster.nodes[3].cli(&["GET", "{user:alice}:profile"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("MOVED") || text.trim() == "b", "{text}");
+}
+
+#[test]
+fn social_feed_example_on_the_cluster() {
+    let cluster = TestCluster::start(3, 1, &[]);
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/social_feed.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--port", &cluster.nodes[0].port.to_string(), "--cluster"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("social feed ok"),
+        "{text}"
+    );
+}
+
+#[test]
+fn reshard_under_load_loses_nothing() {
+    let cluster = TestCluster::start(3, 0, &[]);
+    py(&cluster, "for i in range(3000): r.set(f'k{i}', i)");
+    let port = cluster.nodes[0].port;
+    let loader = std::thread::spawn(move || {
+        let code = format!(
+            "import time\nfrom redis.cluster import RedisCluster\n\
+             r = RedisCluster(host='127.0.0.1', port={port}, decode_responses=True)\n\
+             n = 0\nt = time.time()\n\
+             while time.time() - t < 8:\n    r.set(f'load{{n}}', n)\n    assert r.get(f'load{{n}}') == str(n)\n    n += 1\n\
+             print('written', n)"
+        );
+        Command::new("python3")
+            .arg("-c")
+            .arg(code)
+            .output()
+            .unwrap()
+    });
+    let (from, to) = (cluster.id(0), cluster.id(1));
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{port}")])
+        .args(["--cluster-from", &from, "--cluster-to", &to])
+        .args(["--cluster-slots", "1000", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let load = loader.join().unwrap();
+    let text =
+        String::from_utf8_lossy(&load.stdout).into_owned() + &String::from_utf8_lossy(&load.stderr);
+    assert!(load.status.success() && text.contains("written"), "{text}");
+    let written: usize = text.split_whitespace().last().unwrap().parse().unwrap();
+    cluster.wait_healthy();
+    let out = py(
+        &cluster,
+        &format!(
+            "assert all(r.get(f'k{{i}}') == str(i) for i in range(3000))\n\
+             assert all(r.get(f'load{{i}}') == str(i) for i in range({written}))\nprint('verified')"
+        ),
+    );
+    assert!(out.contains("verified"));
+    let slots =
+        String::from_utf8_lossy(&cluster.nodes[1].cli(&["cluster", "nodes"]).stdout).into_owned();
+    let me = slots
+        .lines()
+        .find(|l| l.contains("myself"))
+        .unwrap()
+        .to_string();
+    assert!(me.contains("0-999"), "{me}");
+}
+
+#[test]
+fn ask_redirect_during_migration() {
+    let cluster = TestCluster::start(3, 0, &[]);
+    let (src, dst) = (&cluster.nodes, cluster.id(1));
+    // Find which node owns slot 12182 ("foo") and move it by hand.
+    let owner = (0..3)
+        .find(|&i| {
+            src[i].raw().cmd_str("CLUSTER COUNTKEYSINSLOT 12182") == Resp::Int(0) && {
+                let mut c = src[i].raw();
+                c.cmd_str("SET foo 1") == simple("OK")
+            }
+        })
+        .expect("owner");
+    let target = if owner == 1 { 2 } else { 1 };
+    let target_id = if owner == 1 { cluster.id(2) } else { dst };
+    let owner_id = cluster.id(owner);
+    let mut o = src[owner].raw();
+    let mut t = src[target].raw();
+    assert_eq!(
+        t.cmd(&[
+            b"CLUSTER",
+            b"SETSLOT",
+            b"12182",
+            b"IMPORTING",
+            owner_id.as_bytes()
+        ]),
+        simple("OK")
+    );
+    assert_eq!(
+        o.cmd(&[
+            b"CLUSTER",
+            b"SETSLOT",
+            b"12182",
+            b"MIGRATING",
+            target_id.as_bytes()
+        ]),
+        simple("OK")
+    );
+    // A missing key in a migrating slot gets ASK; an existing one is served here.
+    let ask = o.cmd_str("GET nokey{foo}");
+    assert_eq!(
+        ask,
+        error(&format!("ASK 12182 127.0.0.1:{}", src[target].port))
+    );
+    assert_eq!(o.cmd_str("GET foo"), bulk("1"));
+    // The target refuses without ASKING, serves with it.
+    assert!(matches!(t.cmd_str("GET nokey{foo}"), Resp::Error(e) if e.starts_with("MOVED 12182")));
+    assert_eq!(t.cmd_str("ASKING"), simple("OK"));
+    assert_eq!(t.cmd_str("SET nokey{foo} x"), simple("OK"));
+    // Multi-key with keys split across the two nodes: TRYAGAIN.
+    assert_eq!(
+        o.cmd_str("MGET foo nokey{foo}"),
+        error("TRYAGAIN Multiple keys request during rehashing of slot")
+    );
+    // MIGRATE moves the remaining key; then the slot is handed over.
+    let port = src[target].port.to_string();
+    assert_eq!(
+        o.cmd(&[
+            b"MIGRATE",
+            b"127.0.0.1",
+            port.as_bytes(),
+            b"",
+            b"0",
+            b"5000",
+            b"KEYS",
+            b"foo"
+        ]),
+        simple("OK")
+    );
+    assert_eq!(o.cmd_str("CLUSTER COUNTKEYSINSLOT 12182"), Resp::Int(0));
+    for n in &cluster.nodes {
+        let mut c = n.raw();
+        assert_eq!(
+            c.cmd(&[
+                b"CLUSTER",
+                b"SETSLOT",
+                b"12182",
+                b"NODE",
+                target_id.as_bytes()
+            ]),
+            simple("OK")
+        );
+    }
+    assert_eq!(t.cmd_str("GET foo"), bulk("1"));
+    assert_eq!(
+        o.cmd_str("GET foo"),
+        error(&format!("MOVED 12182 127.0.0.1:{}", src[target].port))
+    );
+    cluster.wait_healthy();
+}
+
+#[test]
+fn restart_all_nodes_keeps_ids_and_slots() {
+    let mut cluster = TestCluster::start(3, 1, &[]);
+    let before: Vec<String> = (0..6).map(|i| cluster.id(i)).collect();
+    let slots_before =
+        String::from_utf8_lossy(&cluster.nodes[0].cli(&["cluster", "slots"]).stdout).into_owned();
+    let mut restarted = Vec::new();
+    for n in cluster.nodes.drain(..) {
+        let mut n = n;
+        n.signal("TERM");
+        assert_eq!(n.wait_exit(Duration::from_secs(10)), Some(0));
+        restarted.push(n);
+    }
+    // Start each again in the same directory with the same ports.
+    for n in &mut restarted {
+        let bus = std::fs::read_to_string(n.dir.join("nodes.conf")).unwrap();
+        let cport = bus
+            .lines()
+            .find(|l| l.contains("myself"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|a| a.split('@').nth(1))
+            .map(|p| p.split(',').next().unwrap().to_string())
+            .unwrap();
+        n.restart(&["--cluster-enabled", "yes", "--cluster-port", &cport]);
+    }
+    let cluster = TestCluster { nodes: restarted };
+    cluster.wait_healthy();
+    let after: Vec<String> = (0..6).map(|i| cluster.id(i)).collect();
+    assert_eq!(before, after);
+    let slots_after =
+        String::from_utf8_lossy(&cluster.nodes[0].cli(&["cluster", "slots"]).stdout).into_owned();
+    assert_eq!(slots_before.lines().count(), slots_after.lines().count());
+}
