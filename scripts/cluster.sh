@@ -36,9 +36,20 @@ start() {
   for p in $PORTS; do
     mkdir -p "$DATA/$p"
     [ -s "$DATA/$p/nodes.conf" ] && fresh=0
-    setsid ./target/release/cinnabar --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
-      --cluster-node-timeout 5000 --dir "$PWD/$DATA/$p" --pidfile "$PWD/$DATA/$p/cinnabar.pid" \
-      --logfile "$PWD/$DATA/$p/cinnabar.log" </dev/null >/dev/null 2>&1 &
+    # A config file per node, so that CONFIG REWRITE (redis-cli --cluster set-timeout) works.
+    if [ ! -f "$DATA/$p/redis.conf" ]; then
+      cat > "$DATA/$p/redis.conf" <<CONF
+port $p
+bind 127.0.0.1
+cluster-enabled yes
+cluster-config-file nodes.conf
+cluster-node-timeout 5000
+dir $PWD/$DATA/$p
+pidfile $PWD/$DATA/$p/cinnabar.pid
+logfile $PWD/$DATA/$p/cinnabar.log
+CONF
+    fi
+    setsid ./target/release/cinnabar "$DATA/$p/redis.conf" </dev/null >/dev/null 2>&1 &
   done
   for p in $PORTS; do
     for _ in $(seq 1 100); do

@@ -281,6 +281,11 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 
 fn publish(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let n = ctx.server.pubsub.publish(args[1], args[2], false);
+    // In cluster mode every node's subscribers get the message, over the bus.
+    if let Some(node) = &ctx.server.cluster {
+        let now = ctx.now_ms;
+        node.with(|c| ((), c.publish(args[1], args[2], now)));
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

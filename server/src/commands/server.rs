@@ -412,6 +412,14 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             .config
             .set(name, value)
             .map_err(|e| CommandError::err(format!("CONFIG SET failed - {e}")))?;
+        if let Some(node) = &ctx.server.cluster {
+            let config = &ctx.server.config;
+            node.with(|c| {
+                c.settings.node_timeout = config.get_i64("cluster-node-timeout").max(1) as u64;
+                c.settings.require_full_coverage = config.get_bool("cluster-require-full-coverage");
+                ((), Vec::new())
+            });
+        }
         if name.eq_ignore_ascii_case("dir") {
             std::env::set_current_dir(value).map_err(|e| {
                 CommandError::err(format!(
