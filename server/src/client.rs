@@ -113,6 +113,18 @@ pub struct ClientState {
     pub asking: bool,
     /// The cluster routing snapshot this connection uses, with its version.
     pub routing: Option<(u64, Arc<crate::cluster::routing::Routing>)>,
+    /// Whether this is the link from this node's primary (its writes are applied, not
+    /// refused, and not propagated again).
+    pub is_primary_link: bool,
+    /// The port this client (a replica) listens on, from REPLCONF listening-port.
+    pub listening_port: u16,
+    /// Set by PSYNC: the connection turns into a replica link.
+    pub become_replica: Option<(
+        Arc<crate::replication::ReplicaLink>,
+        mpsc::UnboundedReceiver<Vec<u8>>,
+    )>,
+    /// Set by WAIT: (stream offset, replicas wanted, deadline).
+    pub wait: Option<(u64, usize, Option<std::time::Instant>)>,
 }
 
 impl ClientState {
@@ -137,6 +149,10 @@ impl ClientState {
             readonly: false,
             asking: false,
             routing: None,
+            is_primary_link: false,
+            listening_port: 0,
+            become_replica: None,
+            wait: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub struct Ctx<'a> {
     pub settings: &'a Arc<Settings>,
     /// Keys this command made ready for blocked clients.
     pub ready: Vec<Vec<u8>>,
+    /// What to propagate to replicas instead of the command itself (for commands whose
+    /// effect must not be recomputed: blocking pops, SPOP, ...).
+    pub propagate: Option<Vec<Vec<Vec<u8>>>>,
 }
 
 impl Ctx<'_> {
@@ -79,6 +82,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// Replaces what is propagated for this command.
+    pub fn propagate_as(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        self.propagate = Some(commands);
+    }
+
+    /// Adds one command to what this command propagates (instead of itself).
+    pub fn propagate_also(&mut self, command: &[&[u8]]) {
+        self.propagate
+            .get_or_insert_with(Vec::new)
+            .push(command.iter().map(|a| a.to_vec()).collect());
+    }
+
     /// Blocks the client on `keys` (a blocking command found nothing). `timeout` of `None`
     /// waits forever; `timeout_reply` writes what to answer when the time runs out. Inside
     /// EXEC the command does not block and answers the timeout reply at once.
@@ -111,6 +126,10 @@ pub enum Flow {
     Paused,
     /// The command blocks: wait for a key to be ready or the timeout.
     Block(BlockRequest),
+    /// The connection became a replica link (PSYNC).
+    Replica,
+    /// WAIT: poll replica acknowledgements until enough or the deadline.
+    Wait,
     /// Write what is pending, then close the connection.
     Close,
 }
@@ -236,6 +255,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     }
+    // 5b. A replica refuses writes from its clients.
+    if spec.has(flags::WRITE)
+        && !ctx.client.is_primary_link
+        && ctx.server.cluster.is_none()
+        && ctx.server.replication.is_replica()
+        && ctx.server.config.get_bool("replica-read-only")
+    {
+        reject(
+            ctx,
+            Some(spec),
+            &CommandError::Other("READONLY You can't write against a read only replica.".into()),
+        );
+        return Flow::Continue;
+    }
     // 6. Subscribed RESP2 connections.
     if !ctx.client.resp3 && ctx.client.subscription_count() > 0 && !allowed_while_subscribed(spec) {
         let e = CommandError::err(format!(
@@ -285,6 +318,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
     if let Some(req) = ctx.client.block.take() {
         return Flow::Block(req);
     }
+    if ctx.client.become_replica.is_some() {
+        return Flow::Replica;
+    }
+    if ctx.client.wait.is_some() {
+        return Flow::Wait;
+    }
     if ctx.client.close_after_reply {
         Flow::Close
     } else {
@@ -295,7 +334,25 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
 /// Executes a resolved command and accounts for it; errors become error replies.
 pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
     let started = Instant::now();
+    // Writes run under the stream lock and are appended before it is released, so the
+    // replication stream has them in the order they were applied.
+    let propagating = spec.has(flags::WRITE) && !ctx.client.is_primary_link;
+    let server = ctx.server;
+    let guard = propagating.then(|| server.replication.lock());
+    ctx.propagate = None;
     let result = (spec.handler)(ctx, args);
+    if let (Some(g), Ok(())) = (&guard, &result) {
+        match ctx.propagate.take() {
+            Some(cmds) => {
+                for c in &cmds {
+                    let parts: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
+                    server.replication.append(g, &parts);
+                }
+            }
+            None => server.replication.append(g, args),
+        }
+    }
+    drop(guard);
     let micros = started.elapsed().as_micros() as u64;
     let id = TABLE.id(spec);
     let cs = &ctx.stats.per_command[id];
@@ -362,6 +419,7 @@ pub fn serve_blocked(
                 stats,
                 settings,
                 ready: Vec::new(),
+                propagate: None,
             };
             match resolve(&args) {
                 Ok(spec) => execute(&mut ctx, spec, &args),

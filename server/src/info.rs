@@ -74,6 +74,55 @@ fn cpu_times() -> (f64, f64) {
     (t(ru.ru_stime), t(ru.ru_utime))
 }
 
+fn render_replication(server: &Server, now: u64, s: &mut String) {
+    let repl = &server.replication;
+    let (replid, replid2, offset, second, first, histlen, size) = repl.with_log(|l| {
+        (
+            l.replid.clone(),
+            l.replid2.clone(),
+            l.offset,
+            l.second_offset,
+            l.backlog_first_offset(),
+            l.backlog.len(),
+            l.backlog_size,
+        )
+    });
+    s.push_str("# Replication\r\n");
+    let primary = repl.primary.lock().clone();
+    match &primary {
+        Some(p) => {
+            let _ = write!(
+                s,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{offset}\r\nslave_repl_offset:{offset}\r\nslave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                p.host,
+                p.port,
+                if p.link_up { "up" } else { "down" },
+                if p.last_io_ms == 0 { -1 } else { (now.saturating_sub(p.last_io_ms) / 1000) as i64 },
+                p.syncing as u8,
+                server.config.get_i64("replica-priority"),
+                server.config.get_bool("replica-read-only") as u8,
+            );
+        }
+        None => s.push_str("role:master\r\n"),
+    }
+    let replicas = repl.replicas();
+    let _ = write!(s, "connected_slaves:{}\r\n", replicas.len());
+    for (i, r) in replicas.iter().enumerate() {
+        let ack = r.ack_offset.load(Relaxed);
+        let lag = now.saturating_sub(r.last_ack_ms.load(Relaxed)) / 1000;
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state=online,offset={ack},lag={lag}\r\n",
+            r.addr.ip(),
+            r.listening_port
+        );
+    }
+    let _ = write!(
+        s,
+        "master_failover_state:no-failover\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n"
+    );
+}
+
 /// Renders the given sections.
 pub fn render(server: &Server, sections: &[&str]) -> String {
     let mut s = String::new();
@@ -177,13 +226,16 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
                 .saturating_sub(st.expired_offset.load(Relaxed));
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
                 st.connections_received.load(Relaxed),
                 st.sum(|w| &w.commands),
                 st.ops_per_sec(),
                 st.sum(|w| &w.net_input),
                 st.sum(|w| &w.net_output),
                 st.rejected_connections.load(Relaxed),
+                server.replication.sync_full.load(Relaxed),
+                server.replication.sync_partial_ok.load(Relaxed),
+                server.replication.sync_partial_err.load(Relaxed),
                 expired,
                 st.evicted_keys.load(Relaxed),
                 st.sum(|w| &w.keyspace_hits),
@@ -194,14 +246,7 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
                 st.errors.lock().values().sum::<u64>(),
             );
         }
-        "replication" => {
-            let _ = write!(
-                s,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                server.run_id,
-                config.get_i64("repl-backlog-size"),
-            );
-        }
+        "replication" => render_replication(server, now, s),
         "cpu" => {
             let (sys, user) = cpu_times();
             let _ = write!(

@@ -28,6 +28,7 @@ pub mod memory;
 pub mod net;
 pub mod notify;
 pub mod pubsub;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod stats;
@@ -153,6 +154,7 @@ pub fn run(args: Vec<String>) -> i32 {
     };
     let cluster_node = cluster_setup.as_ref().map(|s| s.node.clone());
     let server = Arc::new(Server::new(config, workers, cluster_node));
+    let _ = server.me.set(Arc::downgrade(&server));
     tracing::info!(
         "Cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) starting, pid={}, workers={workers}",
         std::process::id()
@@ -178,7 +180,14 @@ pub fn run(args: Vec<String>) -> i32 {
         .enable_all()
         .build()
         .expect("main runtime");
+    let _ = server.runtime.set(rt.handle().clone());
+    let replicaof = server.config.get("replicaof").unwrap_or_default();
     rt.block_on(async {
+        if let Some((host, port)) = replicaof.split_once(' ') {
+            if let Ok(port) = port.trim().parse::<u16>() {
+                replication::replica::start(&server, host.to_string(), port);
+            }
+        }
         for l in listeners {
             tokio::spawn(net::accept_loop(server.clone(), l, senders.clone()));
         }
@@ -297,6 +306,7 @@ async fn cron(server: Arc<Server>) {
         if server
             .active_expire
             .load(std::sync::atomic::Ordering::Relaxed)
+            && !server.replication.is_replica()
         {
             let effort = server.config.settings().active_expire_effort;
             // Up to a quarter of the period (more with a higher effort), as Redis does.

@@ -172,6 +172,22 @@ async fn serve(server: Arc<Server>, worker: usize, mut stream: TcpStream) {
     let _ = stream.shutdown().await;
 }
 
+/// Polls replica acknowledgements until `wanted` replicas reached `offset` or the deadline.
+async fn wait_acks(
+    server: &Server,
+    offset: u64,
+    wanted: usize,
+    deadline: Option<std::time::Instant>,
+) -> usize {
+    loop {
+        let n = server.replication.acked(offset);
+        if n >= wanted || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// Waits until a blocked command is answered (by a client that made a key ready, or by its
 /// timeout) and writes the answer; false if the connection must close.
 async fn wait_blocked(
@@ -324,6 +340,7 @@ async fn run_connection(
                                 stats,
                                 settings: &settings,
                                 ready: Vec::new(),
+                                propagate: None,
                             };
                             dispatch(&mut ctx, &args)
                         };
@@ -331,6 +348,35 @@ async fn run_connection(
                             Flow::Continue => break,
                             Flow::Close => {
                                 close = true;
+                                break;
+                            }
+                            Flow::Replica => {
+                                if !out.is_empty() {
+                                    if stream.write_all(&out).await.is_err() {
+                                        return;
+                                    }
+                                    out.clear();
+                                }
+                                if let Some((link, rx)) = client.become_replica.take() {
+                                    let leftover = rbuf[pos + n..].to_vec();
+                                    crate::replication::primary::serve_link(
+                                        server, stream, link, rx, leftover, &info,
+                                    )
+                                    .await;
+                                }
+                                return;
+                            }
+                            Flow::Wait => {
+                                if !out.is_empty() {
+                                    if stream.write_all(&out).await.is_err() {
+                                        return;
+                                    }
+                                    out.clear();
+                                }
+                                if let Some((offset, wanted, deadline)) = client.wait.take() {
+                                    let n = wait_acks(server, offset, wanted, deadline).await;
+                                    Reply::new(&mut out, client.resp3).int(n as i64);
+                                }
                                 break;
                             }
                             Flow::Block(req) => {

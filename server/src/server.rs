@@ -100,6 +100,12 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Cluster mode, when `cluster-enabled yes`.
     pub cluster: Option<std::sync::Arc<crate::cluster::ClusterNode>>,
+    /// The replication stream, attached replicas and the link to a primary.
+    pub replication: crate::replication::Replication,
+    /// The main runtime, for background tasks started by commands.
+    pub runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// A handle on the `Arc` this server lives in.
+    pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
@@ -110,6 +116,7 @@ impl Server {
         cluster: Option<std::sync::Arc<crate::cluster::ClusterNode>>,
     ) -> Self {
         let now = clock::unix_ms();
+        let config_backlog = config.get_i64("repl-backlog-size");
         let run_id: String = {
             use rand::Rng;
             let mut rng = rand::thread_rng();
@@ -141,6 +148,9 @@ impl Server {
             pubsub: Default::default(),
             blocking: Default::default(),
             cluster,
+            replication: crate::replication::Replication::new(config_backlog.max(0) as usize),
+            runtime: std::sync::OnceLock::new(),
+            me: std::sync::OnceLock::new(),
         }
     }
 
@@ -206,6 +216,14 @@ impl Server {
             e.samples.pop_front();
         }
         e.max = e.max.max(millis);
+    }
+
+    /// The `Arc` this server lives in (set right after construction).
+    pub fn self_arc(&self) -> std::sync::Arc<Server> {
+        self.me
+            .get()
+            .and_then(|w| w.upgrade())
+            .expect("the server lives in an Arc")
     }
 
     /// Requests a clean shutdown.

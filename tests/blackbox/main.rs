@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod protocol;
 mod pubsub;
+mod replication;
 mod strings;
 mod tools;
 mod transactions;

@@ -35,11 +35,13 @@ pub async fn run(
     let mut links: HashMap<String, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut following: Option<(String, u16)> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let now = clock::unix_ms();
                 node.with(|c| ((), c.tick(now)));
+                follow_primary(&node, &server, &mut following);
             }
             action = actions.recv() => {
                 let Some(action) = action else { return };
@@ -47,6 +49,35 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Keeps replication in line with the cluster's view of this node: replicate the primary
+/// the cluster says this node follows, or become a primary.
+fn follow_primary(
+    node: &Arc<ClusterNode>,
+    server: &Arc<Server>,
+    following: &mut Option<(String, u16)>,
+) {
+    let wanted = node.read(|c| {
+        let me = c.me();
+        if !me.has(cluster::node::flags::REPLICA) {
+            return None;
+        }
+        let p = c.nodes.get(me.primary.as_ref()?)?;
+        (!p.ip.is_empty()).then(|| (p.ip.clone(), p.port))
+    });
+    if wanted == *following {
+        return;
+    }
+    match &wanted {
+        Some((ip, port)) => crate::replication::replica::start(server, ip.clone(), *port),
+        None => {
+            if server.replication.is_replica() {
+                server.replication.promote();
+            }
+        }
+    }
+    *following = wanted;
 }
 
 fn carry_out(

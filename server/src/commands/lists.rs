@@ -547,9 +547,13 @@ fn mpop_first(
     from: End,
     count: usize,
 ) -> Result<bool, CommandError> {
+    ctx.propagate_as(Vec::new());
     for key in keys {
         if let Some(v) = pop_n(ctx, key, from, count)? {
             if !v.is_empty() {
+                let pop: &[u8] = if from == End::Left { b"LPOP" } else { b"RPOP" };
+                let n = v.len().to_string();
+                ctx.propagate_also(&[pop, key, n.as_bytes()]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.array(v.len());
@@ -574,9 +578,12 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn bpop(ctx: &mut Ctx<'_>, args: &[&[u8]], from: End) -> CmdResult {
     let wait = timeout(args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
+    ctx.propagate_as(Vec::new());
     for key in keys {
         if let Some(v) = pop_n(ctx, key, from, 1)? {
             if let Some(e) = v.first() {
+                let pop: &[u8] = if from == End::Left { b"LPOP" } else { b"RPOP" };
+                ctx.propagate_also(&[pop, key]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.bulk(e);
@@ -606,8 +613,19 @@ fn blmove_generic(
     wait_arg: &[u8],
 ) -> CmdResult {
     let wait = timeout(wait_arg)?;
+    ctx.propagate_as(Vec::new());
     match move_one(ctx, args[1], args[2], from, to)? {
-        Some(v) => ctx.out.bulk(&v),
+        Some(v) => {
+            let side = |e: End| -> &'static [u8] {
+                if e == End::Left {
+                    b"LEFT"
+                } else {
+                    b"RIGHT"
+                }
+            };
+            ctx.propagate_also(&[b"LMOVE", args[1], args[2], side(from), side(to)]);
+            ctx.out.bulk(&v)
+        }
         None => ctx.block(vec![args[1].to_vec()], wait, |r| r.null()),
     }
     Ok(())

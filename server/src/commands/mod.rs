@@ -20,6 +20,7 @@ pub mod keys;
 pub mod lists;
 pub mod migrate;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -312,6 +313,7 @@ static TOP_LEVEL: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     cluster::COMMANDS,
     migrate::COMMANDS,
+    replication::COMMANDS,
     functions::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

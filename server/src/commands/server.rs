@@ -318,37 +318,90 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
 /// The server commands.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, KeySpec::NONE, info)
-        .doc("server", "1.0.0", "Returns information and statistics about the server.")
+        .doc(
+            "server",
+            "1.0.0",
+            "Returns information and statistics about the server.",
+        )
         .acl(&["@slow", "@dangerous"]),
-    CommandSpec::container("config", -2, CONFIG_SUBCOMMANDS)
-        .doc("server", "2.0.0", "A container for server configuration commands."),
+    CommandSpec::container("config", -2, CONFIG_SUBCOMMANDS).doc(
+        "server",
+        "2.0.0",
+        "A container for server configuration commands.",
+    ),
     CommandSpec::container("command", -1, COMMAND_SUBCOMMANDS)
         .bare(command_bare)
-        .doc("server", "2.8.13", "Returns detailed information about all commands."),
+        .doc(
+            "server",
+            "2.8.13",
+            "Returns detailed information about all commands.",
+        ),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, KeySpec::NONE, time)
         .doc("server", "2.6.0", "Returns the server time.")
         .acl(&["@fast"]),
-    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, KeySpec::NONE, lastsave)
-        .doc("server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.")
-        .acl(&["@admin", "@fast", "@dangerous"]),
-    CommandSpec::container("slowlog", -2, SLOWLOG_SUBCOMMANDS)
-        .doc("server", "2.2.12", "A container for slow log commands."),
-    CommandSpec::container("latency", -2, LATENCY_SUBCOMMANDS)
-        .doc("server", "2.8.13", "A container for latency diagnostics commands."),
-    CommandSpec::container("memory", -2, MEMORY_SUBCOMMANDS)
-        .doc("server", "4.0.0", "A container for memory diagnostics commands."),
-    CommandSpec::new("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, monitor)
-        .doc("server", "1.0.0", "Listens for all requests received by the server in real-time.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, KeySpec::NONE, shutdown)
-        .doc("server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | KEYSPACE_WIDE, KeySpec::NONE, debug)
-        .doc("server", "1.0.0", "A container for debugging commands.")
-        .acl(ACL_ADMIN),
-    CommandSpec::new("wait", 3, 0, KeySpec::NONE, wait)
-        .doc("generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
-        .acl(&["@slow", "@connection"]),
+    CommandSpec::new(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        KeySpec::NONE,
+        lastsave,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+    )
+    .acl(&["@admin", "@fast", "@dangerous"]),
+    CommandSpec::container("slowlog", -2, SLOWLOG_SUBCOMMANDS).doc(
+        "server",
+        "2.2.12",
+        "A container for slow log commands.",
+    ),
+    CommandSpec::container("latency", -2, LATENCY_SUBCOMMANDS).doc(
+        "server",
+        "2.8.13",
+        "A container for latency diagnostics commands.",
+    ),
+    CommandSpec::container("memory", -2, MEMORY_SUBCOMMANDS).doc(
+        "server",
+        "4.0.0",
+        "A container for memory diagnostics commands.",
+    ),
+    CommandSpec::new(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        KeySpec::NONE,
+        monitor,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Listens for all requests received by the server in real-time.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        KeySpec::NONE,
+        shutdown,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+    )
+    .acl(ACL_ADMIN),
+    CommandSpec::new(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | KEYSPACE_WIDE,
+        KeySpec::NONE,
+        debug,
+    )
+    .doc("server", "1.0.0", "A container for debugging commands.")
+    .acl(ACL_ADMIN),
 ];
 
 fn info(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -1095,16 +1148,5 @@ fn debug(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         // Redis can run; they change nothing.
         ctx.out.ok();
     }
-    Ok(())
-}
-
-fn wait(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    int(args[1])?;
-    let timeout = int(args[2])?;
-    if timeout < 0 {
-        return Err(CommandError::err("timeout is negative"));
-    }
-    // No replicas yet: nothing can acknowledge.
-    ctx.out.int(0);
     Ok(())
 }

@@ -177,7 +177,12 @@ fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         drop_if_empty(&mut t, &k, ctx.now_ms);
     }
     drop(t);
+    // Replicas must remove the same members: propagate SREM, not the random SPOP.
+    let mut srem: Vec<&[u8]> = vec![b"SREM", args[1]];
+    srem.extend(popped.iter().map(|m| m.as_slice()));
+    ctx.propagate_as(Vec::new());
     if !popped.is_empty() {
+        ctx.propagate_also(&srem);
         ctx.notify(notify::SET, "spop", args[1]);
     }
     match count {

@@ -157,6 +157,9 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         }
         resolved.push(spec);
     }
+    // The stream lock first, then the slots, in the order single writes take them.
+    let server = ctx.server;
+    let _stream = server.replication.lock();
     let keyspace = &ctx.server.keyspace;
     let _holds = if all_slots {
         keyspace.hold_slots(0..cluster::SLOT_COUNT as u16)

@@ -794,9 +794,13 @@ fn zmpop_first(
     max: bool,
     count: usize,
 ) -> Result<bool, CommandError> {
+    ctx.propagate_as(Vec::new());
     for key in keys {
         if let Some(items) = pop_items(ctx, key, max, count)? {
             if !items.is_empty() {
+                let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                let n = items.len().to_string();
+                ctx.propagate_also(&[pop, key, n.as_bytes()]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.array(items.len());
@@ -823,9 +827,12 @@ fn zmpop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn bzpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) -> CmdResult {
     let wait = timeout(args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
+    ctx.propagate_as(Vec::new());
     for key in keys {
         if let Some(items) = pop_items(ctx, key, max, 1)? {
             if let Some((s, m)) = items.first() {
+                let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                ctx.propagate_also(&[pop, key]);
                 ctx.out.array(3);
                 ctx.out.bulk(key);
                 ctx.out.bulk(m);

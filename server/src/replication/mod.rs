@@ -1,0 +1,235 @@
+//! Replication: the write stream, its backlog, the replicas attached to this node, and the
+//! link to this node's primary when it is a replica.
+//!
+//! Every write command that runs on a primary is appended, RESP-encoded, to one stream
+//! ([`Replication::append`]) while the stream's lock is held around the command, so the
+//! stream's order is the order writes were applied. The stream feeds every attached replica
+//! and a backlog (`repl-backlog-size`) that lets a replica that was briefly away continue
+//! with a partial resync. Offsets count stream bytes, as Redis's do; a promoted replica keeps
+//! its primary's replication id as `master_replid2` (PSYNC2), so the other replicas can
+//! continue from it.
+//!
+//! - [`primary`]: PSYNC on the primary side (full and partial sync) and the replica links;
+//! - [`replica`]: the replica side: handshake, snapshot load, applying the stream, ACKs.
+
+pub mod primary;
+pub mod replica;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, ReentrantMutex, ReentrantMutexGuard};
+use tokio::sync::mpsc;
+
+/// The stream and its backlog.
+pub struct Log {
+    /// Current replication id.
+    pub replid: String,
+    /// Previous replication id (after a promotion).
+    pub replid2: String,
+    /// Bytes ever appended under `replid`.
+    pub offset: u64,
+    /// Last offset valid for `replid2` (-1: none).
+    pub second_offset: i64,
+    /// The most recent stream bytes.
+    pub backlog: VecDeque<u8>,
+    /// Backlog capacity.
+    pub backlog_size: usize,
+}
+
+impl Log {
+    /// Offset of the first byte still in the backlog.
+    pub fn backlog_first_offset(&self) -> u64 {
+        self.offset + 1 - self.backlog.len() as u64
+    }
+}
+
+/// A replica attached to this node.
+pub struct ReplicaLink {
+    /// Its client id.
+    pub client_id: u64,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The port it listens on (REPLCONF listening-port).
+    pub listening_port: u16,
+    /// Stream bytes to send it.
+    pub tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// The offset it acknowledged.
+    pub ack_offset: AtomicU64,
+    /// When it last acknowledged (Unix ms).
+    pub last_ack_ms: AtomicU64,
+}
+
+/// This node as a replica: where its primary is and how the link is doing.
+#[derive(Debug, Clone, Default)]
+pub struct PrimaryInfo {
+    /// Primary host.
+    pub host: String,
+    /// Primary port.
+    pub port: u16,
+    /// Whether the link is up and synced.
+    pub link_up: bool,
+    /// Whether a full sync is in progress.
+    pub syncing: bool,
+    /// Last time anything came from the primary (Unix ms).
+    pub last_io_ms: u64,
+}
+
+/// Replication state of this node.
+pub struct Replication {
+    log: ReentrantMutex<std::cell::RefCell<Log>>,
+    replicas: Mutex<Vec<Arc<ReplicaLink>>>,
+    /// `Some` while this node is a replica.
+    pub primary: Mutex<Option<PrimaryInfo>>,
+    /// Bumped whenever the primary changes, so an old link task stops.
+    pub primary_epoch: AtomicU64,
+    /// Full syncs served.
+    pub sync_full: AtomicU64,
+    /// Partial resyncs accepted.
+    pub sync_partial_ok: AtomicU64,
+    /// Partial resyncs refused.
+    pub sync_partial_err: AtomicU64,
+    has_replicas: AtomicBool,
+}
+
+/// Holding this keeps the stream's order while a write runs.
+pub type StreamGuard<'a> = ReentrantMutexGuard<'a, std::cell::RefCell<Log>>;
+
+/// A random 40-hex-digit replication id.
+pub fn new_replid() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// Encodes a command as RESP.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Replication {
+    /// A primary with an empty stream.
+    pub fn new(backlog_size: usize) -> Replication {
+        Replication {
+            log: ReentrantMutex::new(std::cell::RefCell::new(Log {
+                replid: new_replid(),
+                replid2: "0".repeat(40),
+                offset: 0,
+                second_offset: -1,
+                backlog: VecDeque::new(),
+                backlog_size: backlog_size.max(16 * 1024),
+            })),
+            replicas: Mutex::new(Vec::new()),
+            primary: Mutex::new(None),
+            primary_epoch: AtomicU64::new(0),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            has_replicas: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the stream lock (re-entrant: EXEC and the commands it runs share it).
+    pub fn lock(&self) -> StreamGuard<'_> {
+        self.log.lock()
+    }
+
+    /// Appends raw stream bytes (already RESP) and sends them to the replicas. The caller
+    /// holds [`Replication::lock`].
+    pub fn append_raw(&self, guard: &StreamGuard<'_>, bytes: &[u8]) {
+        {
+            let mut log = guard.borrow_mut();
+            log.offset += bytes.len() as u64;
+            log.backlog.extend(bytes.iter().copied());
+            let excess = log.backlog.len().saturating_sub(log.backlog_size);
+            if excess > 0 {
+                log.backlog.drain(..excess);
+            }
+        }
+        if self.has_replicas.load(Ordering::Relaxed) {
+            for r in self.replicas.lock().iter() {
+                let _ = r.tx.send(bytes.to_vec());
+            }
+        }
+    }
+
+    /// Appends one command to the stream.
+    pub fn append(&self, guard: &StreamGuard<'_>, args: &[&[u8]]) {
+        self.append_raw(guard, &encode_command(args));
+    }
+
+    /// Reads the log.
+    pub fn with_log<R>(&self, f: impl FnOnce(&Log) -> R) -> R {
+        let g = self.log.lock();
+        let log = g.borrow();
+        f(&log)
+    }
+
+    /// Changes the log (promotion, resync).
+    pub fn with_log_mut<R>(&self, f: impl FnOnce(&mut Log) -> R) -> R {
+        let g = self.log.lock();
+        let mut log = g.borrow_mut();
+        f(&mut log)
+    }
+
+    /// Attached replicas.
+    pub fn replicas(&self) -> Vec<Arc<ReplicaLink>> {
+        self.replicas.lock().clone()
+    }
+
+    /// Attaches a replica.
+    pub fn add_replica(&self, link: Arc<ReplicaLink>) {
+        let mut r = self.replicas.lock();
+        r.push(link);
+        self.has_replicas.store(true, Ordering::Relaxed);
+    }
+
+    /// Detaches a replica.
+    pub fn remove_replica(&self, client_id: u64) {
+        let mut r = self.replicas.lock();
+        r.retain(|l| l.client_id != client_id);
+        self.has_replicas.store(!r.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Whether this node is a replica.
+    pub fn is_replica(&self) -> bool {
+        self.primary.lock().is_some()
+    }
+
+    /// Becomes a primary (REPLICAOF NO ONE, failover): the old id becomes `replid2`.
+    pub fn promote(&self) {
+        *self.primary.lock() = None;
+        self.primary_epoch.fetch_add(1, Ordering::AcqRel);
+        self.with_log_mut(|log| {
+            log.replid2 = std::mem::replace(&mut log.replid, new_replid());
+            log.second_offset = log.offset as i64 + 1;
+        });
+    }
+
+    /// Number of replicas whose acknowledged offset reached `offset`.
+    pub fn acked(&self, offset: u64) -> usize {
+        self.replicas
+            .lock()
+            .iter()
+            .filter(|r| r.ack_offset.load(Ordering::Relaxed) >= offset)
+            .count()
+    }
+
+    /// Asks every replica for an acknowledgement.
+    pub fn request_acks(&self) {
+        let _g = self.lock();
+        let cmd = encode_command(&[b"REPLCONF", b"GETACK", b"*"]);
+        self.append_raw(&_g, &cmd);
+    }
+}
