@@ -162,8 +162,9 @@ pub enum Payload {
         /// Message.
         message: Vec<u8>,
     },
-    /// Failover vote request or grant: the epoch it is for.
-    Vote(u64),
+    /// Failover vote request or grant: the epoch it is for, and whether the request is a
+    /// manual failover (granted although the primary is not failing).
+    Vote(u64, bool),
 }
 
 /// One bus message.
@@ -246,9 +247,10 @@ pub fn encode(msg: &Message) -> Vec<u8> {
             w.bytes(channel);
             w.bytes(message);
         }
-        Payload::Vote(epoch) => {
+        Payload::Vote(epoch, forced) => {
             w.u8(4);
             w.u64(*epoch);
+            w.u8(*forced as u8);
         }
     }
     let body = w.0;
@@ -387,7 +389,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
             channel: r.bytes("channel")?.to_vec(),
             message: r.bytes("message")?.to_vec(),
         },
-        4 => Payload::Vote(r.u64("vote epoch")?),
+        4 => Payload::Vote(r.u64("vote epoch")?, r.u8("vote flag")? != 0),
         _ => return Err(DecodeError::Body("payload")),
     };
     if !r.data.is_empty() {
@@ -399,7 +401,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
             | (Kind::Fail, Payload::Fail(_))
             | (Kind::Update, Payload::Update { .. })
             | (Kind::Publish, Payload::Publish { .. })
-            | (Kind::AuthRequest | Kind::AuthAck, Payload::Vote(_))
+            | (Kind::AuthRequest | Kind::AuthAck, Payload::Vote(..))
     );
     if !consistent {
         return Err(DecodeError::Body("payload does not match type"));

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 use crate::message::{
     self, empty_slots, has_slot, set_slot, Gossip, Header, Kind, Message, Payload, Slots,
@@ -57,6 +57,8 @@ pub enum Action {
     },
     /// Persist nodes.conf now.
     Save,
+    /// Log a protocol event (failover steps, refused votes) at notice level.
+    Log(String),
     /// Deliver a PUBLISH received from the bus to local subscribers.
     Deliver {
         /// Channel.
@@ -98,6 +100,28 @@ pub struct Cluster {
     forgotten: BTreeMap<NodeId, u64>,
     rng: SmallRng,
     state_ok: bool,
+    election: Option<Election>,
+    /// When this node last voted for a replica of each primary.
+    voted_for_primary: BTreeMap<NodeId, u64>,
+    /// `cluster-replica-no-failover`.
+    pub no_failover: bool,
+    /// Failovers this node won (for tests and INFO).
+    pub failovers_won: u64,
+}
+
+/// A failover this replica is running or has scheduled.
+#[derive(Debug, Clone)]
+struct Election {
+    /// When to ask for votes.
+    start_at: u64,
+    /// The epoch asked for (0 until the request is sent).
+    epoch: u64,
+    /// When the request was sent.
+    sent_at: u64,
+    /// Primaries that granted their vote.
+    votes: Vec<NodeId>,
+    /// A manual failover (CLUSTER FAILOVER): votes are granted although the primary works.
+    forced: bool,
 }
 
 impl Cluster {
@@ -118,6 +142,10 @@ impl Cluster {
             forgotten: BTreeMap::new(),
             rng,
             state_ok: false,
+            election: None,
+            voted_for_primary: BTreeMap::new(),
+            no_failover: false,
+            failovers_won: 0,
         };
         let me = c.myself_node();
         c.nodes.insert(myself, me);
@@ -333,7 +361,259 @@ impl Cluster {
         if changed {
             self.update_state(now);
         }
+        actions.extend(self.failover_step(now));
         actions
+    }
+
+    /// The fixed part of the failover delay: Redis's 500 ms, scaled down with small node
+    /// timeouts so that a 500 ms timeout still fails over in well under a second.
+    fn failover_base_delay(&self) -> u64 {
+        (self.settings.node_timeout / 10).clamp(10, 500)
+    }
+
+    /// Replicas of my primary that have more data than me.
+    fn replica_rank(&self) -> u64 {
+        let me = self.me();
+        let Some(primary) = &me.primary else { return 0 };
+        self.nodes
+            .values()
+            .filter(|n| {
+                n.id != self.myself
+                    && n.primary.as_ref() == Some(primary)
+                    && n.has(flags::REPLICA)
+                    && !n.has(flags::FAIL | flags::PFAIL)
+                    && n.repl_offset > me.repl_offset
+            })
+            .count() as u64
+    }
+
+    /// Drives an automatic or manual failover on a replica.
+    fn failover_step(&mut self, now: u64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let me = self.me().clone();
+        let primary_failed = me.has(flags::REPLICA)
+            && me
+                .primary
+                .as_ref()
+                .and_then(|p| self.nodes.get(p))
+                .is_some_and(|p| p.has(flags::FAIL))
+            && me.primary.as_ref().is_some_and(|p| self.owns_slots(p));
+        let forced = self.election.as_ref().is_some_and(|e| e.forced);
+        if !forced && (!primary_failed || self.no_failover) {
+            self.election = None;
+            return actions;
+        }
+        let timeout = self.settings.node_timeout;
+        if self.election.is_none() {
+            let base = self.failover_base_delay();
+            let jitter = self.rng.gen_range(0..=base);
+            let rank = self.replica_rank();
+            let delay = base + jitter + rank * base * 2;
+            actions.push(Action::Log(format!(
+                "Start of election delayed for {delay} milliseconds (rank #{rank}, offset {}).",
+                me.repl_offset
+            )));
+            self.election = Some(Election {
+                start_at: now + delay,
+                epoch: 0,
+                sent_at: 0,
+                votes: Vec::new(),
+                forced: false,
+            });
+        }
+        let Some(e) = self.election.clone() else {
+            return actions;
+        };
+        if e.epoch == 0 {
+            if now < e.start_at {
+                return actions;
+            }
+            self.current_epoch += 1;
+            let epoch = self.current_epoch;
+            if let Some(el) = self.election.as_mut() {
+                el.epoch = epoch;
+                el.sent_at = now;
+            }
+            let primaries: Vec<NodeId> = self
+                .nodes
+                .values()
+                .filter(|n| n.is_primary() && n.id != self.myself && !n.has(flags::FAIL))
+                .map(|n| n.id.clone())
+                .collect();
+            actions.push(Action::Save);
+            actions.push(Action::Log(format!(
+                "Starting a failover election for epoch {epoch}{}",
+                if e.forced { " (manual)" } else { "" }
+            )));
+            for to in primaries {
+                let msg = self.message(Kind::AuthRequest, Payload::Vote(epoch, e.forced), now, &to);
+                actions.push(Action::Send { to, msg });
+            }
+            return actions;
+        }
+        let needed = self.primaries_with_slots() / 2 + 1;
+        if e.votes.len() >= needed {
+            actions.extend(self.promote_myself(e.epoch, now));
+            return actions;
+        }
+        if now.saturating_sub(e.sent_at) > (timeout * 2).max(1000) {
+            // Lost or split vote: try again later with a new epoch.
+            let base = self.failover_base_delay();
+            let jitter = self.rng.gen_range(0..=base);
+            if let Some(el) = self.election.as_mut() {
+                el.epoch = 0;
+                el.votes.clear();
+                el.start_at = now + timeout + jitter;
+            }
+        }
+        actions
+    }
+
+    /// Takes over the slots of this replica's primary with `epoch` as configuration epoch.
+    fn promote_myself(&mut self, epoch: u64, now: u64) -> Vec<Action> {
+        let Some(old) = self.me().primary.clone() else {
+            return Vec::new();
+        };
+        let me = self.myself.clone();
+        for owner in self.owners.iter_mut() {
+            if owner.as_deref() == Some(old.as_str()) {
+                *owner = Some(me.clone());
+            }
+        }
+        {
+            let n = self.me_mut();
+            n.flags = (n.flags & !flags::REPLICA) | flags::PRIMARY;
+            n.primary = None;
+            n.config_epoch = epoch;
+        }
+        if self.current_epoch < epoch {
+            self.current_epoch = epoch;
+        }
+        self.election = None;
+        self.failovers_won += 1;
+        self.update_state(now);
+        let mut actions = vec![
+            Action::Save,
+            Action::Log(format!(
+                "Failover election won: I'm the new master, config epoch {epoch}, taking over the slots of {old}"
+            )),
+        ];
+        let others: Vec<NodeId> = self
+            .nodes
+            .keys()
+            .filter(|k| **k != self.myself)
+            .cloned()
+            .collect();
+        for to in others {
+            let msg = self.message(Kind::Pong, Payload::None, now, &to);
+            actions.push(Action::Send { to, msg });
+        }
+        actions
+    }
+
+    /// CLUSTER FAILOVER on a replica: `takeover` claims the slots at once with a new epoch;
+    /// otherwise an election starts now, whose votes are granted although the primary works.
+    pub fn manual_failover(&mut self, takeover: bool, now: u64) -> Result<Vec<Action>, String> {
+        let me = self.me();
+        if !me.has(flags::REPLICA) {
+            return Err("You should send CLUSTER FAILOVER to a replica".into());
+        }
+        let Some(primary) = me.primary.clone() else {
+            return Err("I'm a replica but my master is unknown to me".into());
+        };
+        if !self.nodes.contains_key(&primary) {
+            return Err("I'm a replica but my master is unknown to me".into());
+        }
+        if takeover {
+            self.current_epoch += 1;
+            let epoch = self.current_epoch;
+            return Ok(self.promote_myself(epoch, now));
+        }
+        self.election = Some(Election {
+            start_at: now,
+            epoch: 0,
+            sent_at: 0,
+            votes: Vec::new(),
+            forced: true,
+        });
+        Ok(self.failover_step(now))
+    }
+
+    /// Handles a vote request from a replica; returns the grant to send, if any.
+    fn handle_vote_request(
+        &mut self,
+        sender: &str,
+        epoch: u64,
+        forced: bool,
+        claimed_epoch: u64,
+        slots: &Slots,
+        now: u64,
+    ) -> Vec<Action> {
+        let me = self.me();
+        let refuse = |why: String| {
+            vec![Action::Log(format!(
+                "Failover auth denied to {sender} for epoch {epoch}: {why}"
+            ))]
+        };
+        if !me.is_primary() || !self.owns_slots(&self.myself) {
+            return Vec::new();
+        }
+        if epoch < self.current_epoch {
+            return refuse(format!(
+                "request epoch {epoch} < current epoch {}",
+                self.current_epoch
+            ));
+        }
+        if self.last_vote_epoch >= epoch {
+            return refuse(format!("already voted for epoch {}", self.last_vote_epoch));
+        }
+        let Some(requester) = self.nodes.get(sender) else {
+            return refuse("unknown node".into());
+        };
+        let Some(primary) = requester
+            .primary
+            .clone()
+            .filter(|_| requester.has(flags::REPLICA))
+        else {
+            return refuse("the requester is not a replica".into());
+        };
+        let primary_failed = self.nodes.get(&primary).is_some_and(|p| p.has(flags::FAIL));
+        if !primary_failed && !forced {
+            return refuse("its primary is not failing".into());
+        }
+        if let Some(t) = self.voted_for_primary.get(&primary) {
+            if now.saturating_sub(*t) < self.settings.node_timeout * 2 {
+                return refuse("voted for a replica of the same primary recently".into());
+            }
+        }
+        for s in 0..SLOT_COUNT {
+            if !has_slot(slots, s) {
+                continue;
+            }
+            if let Some(owner) = self.owners[s].as_deref() {
+                let owner_epoch = self.nodes.get(owner).map_or(0, |n| n.config_epoch);
+                if owner_epoch > claimed_epoch {
+                    return refuse(format!("slot {s} has a newer configuration (epoch {owner_epoch} > {claimed_epoch})"));
+                }
+            }
+        }
+        self.last_vote_epoch = epoch;
+        if self.current_epoch < epoch {
+            self.current_epoch = epoch;
+        }
+        self.voted_for_primary.insert(primary, now);
+        let msg = self.message(Kind::AuthAck, Payload::Vote(epoch, forced), now, sender);
+        // nodes.conf (lastVoteEpoch) is saved before the grant is sent.
+        vec![
+            Action::Save,
+            Action::Send {
+                to: sender.to_string(),
+                msg,
+            },
+            Action::Log(format!(
+                "Failover auth granted to {sender} for epoch {epoch}"
+            )),
+        ]
     }
 
     /// Marks PFAIL nodes FAIL when a majority of primaries agree, and broadcasts it.
@@ -590,6 +870,24 @@ impl Cluster {
                 let (changed, _) = self.apply_claims(&id.clone(), *config_epoch, slots, now);
                 dirty |= changed;
             }
+            (Kind::AuthRequest, Payload::Vote(epoch, forced)) => {
+                let sender = msg.header.id.clone();
+                let (claimed, slots) = (msg.header.config_epoch, msg.header.slots.clone());
+                actions.extend(
+                    self.handle_vote_request(&sender, *epoch, *forced, claimed, &slots, now),
+                );
+            }
+            (Kind::AuthAck, Payload::Vote(epoch, _)) => {
+                let sender = msg.header.id.clone();
+                let counts = self.nodes.get(&sender).is_some_and(|n| n.is_primary())
+                    && self.owns_slots(&sender);
+                if let Some(e) = self.election.as_mut() {
+                    if e.epoch == *epoch && counts && !e.votes.contains(&sender) {
+                        e.votes.push(sender);
+                    }
+                }
+                actions.extend(self.failover_step(now));
+            }
             (Kind::Publish, Payload::Publish { channel, message }) => {
                 actions.push(Action::Deliver {
                     channel: channel.clone(),
@@ -636,6 +934,8 @@ impl Cluster {
         let mut stale_owner = None;
         let had_slots = self.owns_slots(&self.myself);
         let mut lost_mine = false;
+        let my_primary = self.me().primary.clone();
+        let mut primary_lost = false;
         for s in 0..SLOT_COUNT {
             let claimed = has_slot(slots, s);
             let owner = self.owners[s].as_deref();
@@ -660,12 +960,24 @@ impl Cluster {
                             self.migrating.remove(&(s as u16));
                             lost_mine = true;
                         }
+                        if my_primary.as_deref() == Some(o) {
+                            primary_lost = true;
+                        }
                         self.owners[s] = Some(sender.to_string());
                         changed = true;
                     } else if owner_epoch > epoch && stale_owner.is_none() {
                         stale_owner = Some(o.to_string());
                     }
                 }
+            }
+        }
+        // Replicas of a primary that lost its slots to the sender follow the sender.
+        if let Some(p) = my_primary {
+            if primary_lost && p != sender && !self.owns_slots(&p) && self.me().has(flags::REPLICA)
+            {
+                self.me_mut().primary = Some(sender.to_string());
+                self.election = None;
+                changed = true;
             }
         }
         // A primary that lost all its slots to another primary follows it.

@@ -59,7 +59,7 @@ impl Net {
                     None => continue,
                 },
                 Action::SendAddr { cport, msg, .. } => ((cport - 17000) as usize, msg),
-                _ => continue,
+                Action::Save | Action::Log(_) | Action::Deliver { .. } => continue,
             };
             self.queue.push_back((from, to, encode(&msg)));
         }
@@ -186,8 +186,10 @@ fn gossip_converges_despite_message_loss() {
 
 #[test]
 fn a_dead_primary_is_marked_fail_by_the_majority() {
+    // Primaries only: without a replica to take over, the cluster stays down until the
+    // primary returns.
     for seed in 0..20 {
-        let mut net = Net::new(6, seed, 1000);
+        let mut net = Net::new(3, seed, 1000);
         net.create();
         net.down[1] = true;
         let dead = net.nodes[1].myself.clone();
@@ -248,4 +250,101 @@ fn slot_moves_with_a_higher_epoch_win() {
         assert_eq!(node.owners[100].as_deref(), Some(id1.as_str()));
         assert_eq!(node.owners[99].as_deref(), Some(id0.as_str()));
     }
+}
+
+/// Two live primaries must never claim one slot with the same configuration epoch.
+fn assert_no_epoch_conflict(net: &Net, seed: u64) {
+    for (i, a) in net.nodes.iter().enumerate() {
+        if net.down[i] || !a.me().is_primary() {
+            continue;
+        }
+        for (j, b) in net.nodes.iter().enumerate() {
+            if i >= j || net.down[j] || !b.me().is_primary() {
+                continue;
+            }
+            if a.me().config_epoch == b.me().config_epoch && a.me().config_epoch != 0 {
+                let overlap = a
+                    .slots_of(&a.myself)
+                    .iter()
+                    .any(|s| b.owners[*s as usize].as_deref() == Some(b.myself.as_str()));
+                assert!(
+                    !overlap,
+                    "seed {seed}: nodes {i} and {j} claim a slot with one epoch"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn replica_takes_over_a_dead_primary_and_the_old_primary_follows_it() {
+    for seed in 0..30 {
+        let mut net = Net::new(6, seed, 1000);
+        net.create();
+        let victim = (seed % 3) as usize;
+        let victim_id = net.nodes[victim].myself.clone();
+        let slots_before = net.nodes[victim].slots_of(&victim_id);
+        net.down[victim] = true;
+        let mut promoted = None;
+        for _ in 0..100 {
+            net.step(100);
+            assert_no_epoch_conflict(&net, seed);
+            promoted = net.nodes.iter().position(|n| n.failovers_won > 0);
+            if promoted.is_some() && net.converged() {
+                break;
+            }
+        }
+        let winner = promoted.unwrap_or_else(|| panic!("seed {seed}: no replica was promoted"));
+        assert!(
+            net.converged(),
+            "seed {seed}: cluster not ok after failover"
+        );
+        let winner_id = net.nodes[winner].myself.clone();
+        for n in net
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !net.down[*i])
+            .map(|(_, n)| n)
+        {
+            for s in &slots_before {
+                assert_eq!(
+                    n.owners[*s as usize].as_deref(),
+                    Some(winner_id.as_str()),
+                    "seed {seed}"
+                );
+            }
+        }
+        // The old primary comes back and becomes a replica of the winner.
+        net.down[victim] = false;
+        net.run(5000);
+        assert_no_epoch_conflict(&net, seed);
+        let old = net.nodes[victim].me();
+        assert!(
+            old.has(flags::REPLICA),
+            "seed {seed}: old primary did not step down"
+        );
+        assert_eq!(
+            old.primary.as_deref(),
+            Some(winner_id.as_str()),
+            "seed {seed}"
+        );
+        assert!(net.converged(), "seed {seed}");
+    }
+}
+
+#[test]
+fn manual_failover_swaps_roles() {
+    let mut net = Net::new(6, 3, 2000);
+    net.create();
+    let replica = 3;
+    let primary_id = net.nodes[replica].me().primary.clone().unwrap();
+    let now = net.now;
+    let actions = net.nodes[replica].manual_failover(false, now).unwrap();
+    net.route(replica, actions);
+    net.run(3000);
+    assert!(net.nodes[replica].me().is_primary());
+    let old = net.index_of(&primary_id).unwrap();
+    assert!(net.nodes[old].me().has(flags::REPLICA));
+    assert!(net.converged());
 }

@@ -40,7 +40,13 @@ pub async fn run(
         tokio::select! {
             _ = tick.tick() => {
                 let now = clock::unix_ms();
-                node.with(|c| ((), c.tick(now)));
+                let offset = server.replication.with_log(|l| l.offset);
+                let no_failover = server.config.get_bool("cluster-replica-no-failover");
+                node.with(|c| {
+                    c.set_repl_offset(offset);
+                    c.no_failover = no_failover;
+                    ((), c.tick(now))
+                });
                 follow_primary(&node, &server, &mut following);
             }
             action = actions.recv() => {
@@ -119,6 +125,7 @@ fn carry_out(
                 tracing::warn!("Could not save the cluster configuration: {e}");
             }
         }
+        Action::Log(line) => tracing::info!("{line}"),
         Action::Deliver { channel, message } => {
             server.pubsub.publish(&channel, &message, false);
         }

@@ -217,6 +217,13 @@ static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         "Returns a list of all TCP links to and from peer nodes."
     ),
     sub!(
+        "cluster|failover",
+        -2,
+        ADMIN | STALE,
+        cluster_failover,
+        "Forces a replica to perform a manual failover of its master."
+    ),
+    sub!(
         "cluster|help",
         2,
         LOADING | STALE,
@@ -737,6 +744,101 @@ fn cluster_links(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         ctx.out.bulk(b"send-buffer-used");
         ctx.out.int(0);
+    }
+    Ok(())
+}
+
+/// CLUSTER FAILOVER [FORCE|TAKEOVER]. The default, coordinated form pauses writes on the
+/// primary, waits until this replica has every write the primary acknowledged, then holds
+/// an election; FORCE skips the pause, TAKEOVER also skips the election.
+fn cluster_failover(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let mode = match args.get(2) {
+        None => "",
+        Some(a) if is(a, "FORCE") => "force",
+        Some(a) if is(a, "TAKEOVER") => "takeover",
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    if args.len() > 3 {
+        return Err(CommandError::Syntax);
+    }
+    let n = node(ctx)?;
+    let primary = n.read(|c| {
+        let me = c.me();
+        if !me.has(node_flags::REPLICA) {
+            return Err("You should send CLUSTER FAILOVER to a replica".to_string());
+        }
+        let p = me
+            .primary
+            .as_ref()
+            .and_then(|p| c.nodes.get(p))
+            .ok_or("I'm a replica but my master is unknown to me")?;
+        Ok((p.ip.clone(), p.port, p.has(node_flags::FAIL)))
+    });
+    let (ip, port, failed) = primary.map_err(cluster_err)?;
+    if mode.is_empty() {
+        if failed {
+            return Err(CommandError::err(
+                "Master is down or failed, please use CLUSTER FAILOVER FORCE",
+            ));
+        }
+        catch_up_with_primary(ctx, &ip, port)?;
+    }
+    let now = ctx.now_ms;
+    let takeover = mode == "takeover";
+    change(ctx, |c| c.manual_failover(takeover, now))
+}
+
+/// Pauses writes on the primary and waits until this replica has applied its whole stream.
+fn catch_up_with_primary(ctx: &Ctx<'_>, ip: &str, port: u16) -> Result<(), CommandError> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let timeout = ctx.server.config.get_i64("cluster-node-timeout").max(1000) as u64;
+    let fail = |why: &str| CommandError::err(format!("Manual failover failed: {why}"));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(ip, port))
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| fail("bad primary address"))?;
+    let stream =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(timeout))
+            .map_err(|_| fail("cannot reach the primary"))?;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(timeout)));
+    let mut w = stream.try_clone().map_err(|_| fail("socket"))?;
+    let mut r = BufReader::new(stream);
+    let pause = (timeout * 2).to_string();
+    let cmd =
+        crate::replication::encode_command(&[b"CLIENT", b"PAUSE", pause.as_bytes(), b"WRITE"]);
+    w.write_all(&cmd)
+        .map_err(|_| fail("cannot pause the primary"))?;
+    let mut line = String::new();
+    r.read_line(&mut line)
+        .map_err(|_| fail("cannot pause the primary"))?;
+    w.write_all(&crate::replication::encode_command(&[
+        b"INFO",
+        b"replication",
+    ]))
+    .map_err(|_| fail("cannot read the primary's offset"))?;
+    line.clear();
+    r.read_line(&mut line)
+        .map_err(|_| fail("cannot read the primary's offset"))?;
+    let len: usize = line
+        .trim()
+        .trim_start_matches('$')
+        .parse()
+        .map_err(|_| fail("bad INFO reply"))?;
+    let mut body = vec![0u8; len + 2];
+    r.read_exact(&mut body)
+        .map_err(|_| fail("bad INFO reply"))?;
+    let text = String::from_utf8_lossy(&body);
+    let target: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| fail("no offset in INFO"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout);
+    while ctx.server.replication.with_log(|l| l.offset) < target {
+        if std::time::Instant::now() > deadline {
+            return Err(fail("timed out waiting for the replica to catch up"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     Ok(())
 }

@@ -1,0 +1,35 @@
+"""Writes numbered keys to a cluster for a while and reports which writes were acknowledged.
+
+Usage: python3 write_load.py <port> <seconds> <out-file>
+Each acknowledged key is written to <out-file>, one per line, so that the caller can check
+that every acknowledged write is still readable after failovers.
+"""
+import sys
+import time
+
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisError
+
+
+def main() -> None:
+    port, seconds, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+    r = RedisCluster(host="127.0.0.1", port=port, decode_responses=True,
+                     cluster_error_retry_attempts=10)
+    acked, errors, n = [], 0, 0
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        key = f"w:{n}"
+        try:
+            if r.set(key, n):
+                acked.append(key)
+        except RedisError:
+            errors += 1
+            time.sleep(0.05)
+        n += 1
+    with open(out, "w") as f:
+        f.write("\n".join(acked))
+    print(f"acked {len(acked)} errors {errors}")
+
+
+if __name__ == "__main__":
+    main()
