@@ -338,7 +338,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
     // replication stream has them in the order they were applied.
     let propagating = spec.has(flags::WRITE) && !ctx.client.is_primary_link;
     let server = ctx.server;
-    let guard = propagating.then(|| server.replication.lock());
+    let stats = ctx.stats;
+    let _gate = propagating.then(|| stats.repl_gate.read_recursive());
+    let guard = (propagating && server.replication.is_active()).then(|| server.replication.lock());
     ctx.propagate = None;
     let result = (spec.handler)(ctx, args);
     if let (Some(g), Ok(())) = (&guard, &result) {

@@ -33,6 +33,9 @@ pub struct WorkerStats {
     pub keyspace_misses: AtomicU64,
     /// Per-command counters, indexed by command id.
     pub per_command: Box<[CommandStats]>,
+    /// Held (shared) by this worker while a write runs and replication is not streaming
+    /// yet; see `Replication::activate`.
+    pub repl_gate: parking_lot::RwLock<()>,
 }
 
 impl WorkerStats {
@@ -44,6 +47,7 @@ impl WorkerStats {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             per_command: (0..commands).map(|_| CommandStats::default()).collect(),
+            repl_gate: parking_lot::RwLock::new(()),
         }
     }
 

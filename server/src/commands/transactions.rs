@@ -159,7 +159,12 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     }
     // The stream lock first, then the slots, in the order single writes take them.
     let server = ctx.server;
-    let _stream = server.replication.lock();
+    let stats = ctx.stats;
+    let _gate = stats.repl_gate.read_recursive();
+    let _stream = server
+        .replication
+        .is_active()
+        .then(|| server.replication.lock());
     let keyspace = &ctx.server.keyspace;
     let _holds = if all_slots {
         keyspace.hold_slots(0..cluster::SLOT_COUNT as u16)

@@ -15,7 +15,6 @@
 pub mod primary;
 pub mod replica;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,8 +32,9 @@ pub struct Log {
     pub offset: u64,
     /// Last offset valid for `replid2` (-1: none).
     pub second_offset: i64,
-    /// The most recent stream bytes.
-    pub backlog: VecDeque<u8>,
+    /// The most recent stream bytes (between `backlog_size` and twice that, trimmed in
+    /// bulk so that appending stays amortized O(1)).
+    pub backlog: Vec<u8>,
     /// Backlog capacity.
     pub backlog_size: usize,
 }
@@ -43,6 +43,16 @@ impl Log {
     /// Offset of the first byte still in the backlog.
     pub fn backlog_first_offset(&self) -> u64 {
         self.offset + 1 - self.backlog.len() as u64
+    }
+
+    /// Appends bytes to the backlog, dropping the oldest beyond its size.
+    fn push(&mut self, bytes: &[u8]) {
+        self.offset += bytes.len() as u64;
+        self.backlog.extend_from_slice(bytes);
+        if self.backlog.len() > 2 * self.backlog_size {
+            let excess = self.backlog.len() - self.backlog_size;
+            self.backlog.drain(..excess);
+        }
     }
 }
 
@@ -92,6 +102,9 @@ pub struct Replication {
     /// Partial resyncs refused.
     pub sync_partial_err: AtomicU64,
     has_replicas: AtomicBool,
+    /// Whether writes are streamed at all: off until the first replica attaches (as Redis
+    /// creates its backlog then), so a lone primary pays nothing for replication.
+    active: AtomicBool,
 }
 
 /// Holding this keeps the stream's order while a write runs.
@@ -109,9 +122,14 @@ pub fn new_replid() -> String {
 /// Encodes a command as RESP.
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.push(b'$');
+        out.extend_from_slice(n.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
@@ -127,7 +145,7 @@ impl Replication {
                 replid2: "0".repeat(40),
                 offset: 0,
                 second_offset: -1,
-                backlog: VecDeque::new(),
+                backlog: Vec::new(),
                 backlog_size: backlog_size.max(16 * 1024),
             })),
             replicas: Mutex::new(Vec::new()),
@@ -137,6 +155,7 @@ impl Replication {
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             has_replicas: AtomicBool::new(false),
+            active: AtomicBool::new(false),
         }
     }
 
@@ -148,15 +167,7 @@ impl Replication {
     /// Appends raw stream bytes (already RESP) and sends them to the replicas. The caller
     /// holds [`Replication::lock`].
     pub fn append_raw(&self, guard: &StreamGuard<'_>, bytes: &[u8]) {
-        {
-            let mut log = guard.borrow_mut();
-            log.offset += bytes.len() as u64;
-            log.backlog.extend(bytes.iter().copied());
-            let excess = log.backlog.len().saturating_sub(log.backlog_size);
-            if excess > 0 {
-                log.backlog.drain(..excess);
-            }
-        }
+        guard.borrow_mut().push(bytes);
         if self.has_replicas.load(Ordering::Relaxed) {
             for r in self.replicas.lock().iter() {
                 let _ = r.tx.send(bytes.to_vec());
@@ -186,6 +197,25 @@ impl Replication {
     /// Attached replicas.
     pub fn replicas(&self) -> Vec<Arc<ReplicaLink>> {
         self.replicas.lock().clone()
+    }
+
+    /// Whether writes are streamed (a replica attached at some point, or this node is or was
+    /// a replica).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Turns streaming on. Writers that checked the flag before hold their worker's gate
+    /// while they run, so taking every gate here waits for them: no write can slip between
+    /// the snapshot and the stream.
+    pub fn activate(&self, gates: &[&parking_lot::RwLock<()>]) {
+        if self.is_active() {
+            return;
+        }
+        let held: Vec<_> = gates.iter().map(|g| g.write()).collect();
+        self.active.store(true, Ordering::Release);
+        drop(held);
     }
 
     /// Attaches a replica.

@@ -47,6 +47,9 @@ pub fn psync(
     now_ms: u64,
 ) -> (Vec<u8>, Arc<ReplicaLink>, mpsc::UnboundedReceiver<Vec<u8>>) {
     let repl = &server.replication;
+    let gates: Vec<&parking_lot::RwLock<()>> =
+        server.stats.workers.iter().map(|w| &w.repl_gate).collect();
+    repl.activate(&gates);
     let guard = repl.lock();
     let (tx, rx) = mpsc::unbounded_channel();
     let mut head = Vec::new();
@@ -59,7 +62,7 @@ pub fn psync(
         if same_history && in_backlog && offset > 0 {
             head.extend_from_slice(format!("+CONTINUE {}\r\n", log.replid).as_bytes());
             let skip = (offset as u64 - log.backlog_first_offset()) as usize;
-            head.extend(log.backlog.iter().skip(skip).copied());
+            head.extend_from_slice(&log.backlog[skip..]);
             (true, log.offset)
         } else {
             head.extend_from_slice(

@@ -200,6 +200,11 @@ async fn stream_loop(
     reply: &str,
 ) -> Result<(), String> {
     let repl = &server.replication;
+    // A replica keeps the stream it receives, so that after a promotion its own replicas
+    // can continue from it.
+    let gates: Vec<&parking_lot::RwLock<()>> =
+        server.stats.workers.iter().map(|w| &w.repl_gate).collect();
+    repl.activate(&gates);
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let id = parts.next().ok_or("bad FULLRESYNC")?.to_string();

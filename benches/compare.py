@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: cinnabar against redis-server on this machine, in one run.
+
+    python3 benches/compare.py            # full run (about 10 minutes)
+    python3 benches/compare.py --quick    # fewer workloads and rounds (about 2 minutes)
+
+It builds the release binary, starts redis-server and cinnabar with the same settings on
+free loopback ports (persistence off), and runs the same redis-benchmark workloads against
+each, alternating A B A B for several rounds, taking medians. For every run it reads the
+server's CPU time from /proc/<pid>/stat and reports CPU microseconds per request, plus p50
+and p99 latency from redis-benchmark's CSV output. It also measures RSS per key after
+loading 1M keys (10-byte and 100-byte values). Results go to results/compare-<time>.json and
+a PNG chart (when matplotlib is installed); the ratio table is printed (cinnabar/redis).
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True).stdout.strip()
+
+
+class Server:
+    def __init__(self, name, argv, port, workdir):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if cli(port, "ping") == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_pair(workdir, cores=None):
+    common = ["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--enable-debug-command", "yes"]
+    rport, cport = free_port(), free_port()
+    taskset = ["taskset", "-c", cores] if cores else []
+    redis = Server("redis", taskset + ["redis-server", "--port", str(rport), *common], rport, workdir)
+    cinnabar = Server("cinnabar", taskset + [os.path.join(ROOT, "target/release/cinnabar"), "--port", str(cport), *common],
+                      cport, workdir)
+    return redis, cinnabar
+
+
+def bench(server, test, pipeline, size, requests, clients=50):
+    cli(server.port, "flushall")
+    if test == "lrange_100":
+        # redis-benchmark's lrange tests read the list its lpush test builds.
+        subprocess.run(["redis-benchmark", "-p", str(server.port), "-t", "lpush", "-n", "20000",
+                        "-d", str(size), "-q"], capture_output=True)
+    before = cpu_seconds(server.proc.pid)
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(server.port), "-t", test, "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "-r", "1000000", "-d", str(size), "--csv"],
+        capture_output=True, text=True).stdout
+    cpu = cpu_seconds(server.proc.pid) - before
+    rows = list(csv.reader(io.StringIO(out)))
+    header, data = rows[0], rows[1]
+    rec = dict(zip(header, data))
+    rps = float(rec["rps"])
+    return {"rps": rps, "p50": float(rec["p50_latency_ms"]), "p99": float(rec["p99_latency_ms"]),
+            "cpu_us": cpu * 1e6 / requests}
+
+
+def memory_per_key(server, keys, size):
+    cli(server.port, "flushall")
+    time.sleep(0.5)
+    before = rss_bytes(server.proc.pid)
+    used_before = int(cli(server.port, "info", "memory").split("used_memory:")[1].split()[0])
+    cli(server.port, "debug", "populate", str(keys), "key", str(size))
+    time.sleep(0.5)
+    after = rss_bytes(server.proc.pid)
+    used_after = int(cli(server.port, "info", "memory").split("used_memory:")[1].split()[0])
+    assert cli(server.port, "dbsize") == str(keys)
+    return {"rss_per_key": (after - before) / keys, "used_per_key": (used_after - used_before) / keys}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--cores", default=None, help="pin both servers to these cores (taskset list)")
+    args = ap.parse_args()
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is needed: apt-get install -y redis-server redis-tools")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    tests = ["ping_mbulk", "set", "get", "incr", "mset", "lpush", "lpop", "sadd", "hset", "zadd", "lrange_100"]
+    sizes = [10, 1024]
+    pipelines = [1, 16]
+    rounds = args.rounds or 3
+    requests = {1: 100_000, 16: 1_000_000}
+    if args.quick:
+        tests = ["ping_mbulk", "set", "get", "lpush", "hset", "lrange_100"]
+        sizes = [10]
+        rounds = args.rounds or 2
+        requests = {1: 50_000, 16: 500_000}
+    workdir = tempfile.mkdtemp(prefix="cinnabar-compare-")
+    redis, cinnabar = start_pair(workdir, args.cores)
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{os.cpu_count()} cores",
+               "redis_version": cli(redis.port, "info", "server").split("redis_version:")[1].split()[0],
+               "workloads": {}, "memory": {}}
+    try:
+        for size in sizes:
+            for pipeline in pipelines:
+                for test in tests:
+                    name = f"{test} -P {pipeline} -d {size}"
+                    runs = {"redis": [], "cinnabar": []}
+                    for _ in range(rounds):
+                        for server in (redis, cinnabar):
+                            runs[server.name].append(bench(server, test, pipeline, size, requests[pipeline]))
+                    med = {s: {k: statistics.median(r[k] for r in runs[s]) for k in runs[s][0]} for s in runs}
+                    results["workloads"][name] = med
+                    ratio = med["cinnabar"]["rps"] / med["redis"]["rps"]
+                    cpu = med["cinnabar"]["cpu_us"] / med["redis"]["cpu_us"]
+                    print(f"{name:32s} rps {med['redis']['rps']:>11.0f} / {med['cinnabar']['rps']:>11.0f} = {ratio:5.2f}x"
+                          f"   cpu/req {cpu:5.2f}x   p99 {med['redis']['p99']:.3f} / {med['cinnabar']['p99']:.3f} ms",
+                          flush=True)
+        for size in (10, 100):
+            keys = 1_000_000 if not args.quick else 200_000
+            mem = {s.name: memory_per_key(s, keys, size) for s in (redis, cinnabar)}
+            results["memory"][f"{keys} keys, {size} B values"] = mem
+            print(f"memory {keys} keys x {size} B: RSS/key {mem['redis']['rss_per_key']:.0f} / "
+                  f"{mem['cinnabar']['rss_per_key']:.0f} B = {mem['cinnabar']['rss_per_key'] / mem['redis']['rss_per_key']:.2f}x;"
+                  f" used_memory/key {mem['redis']['used_per_key']:.0f} / {mem['cinnabar']['used_per_key']:.0f} B", flush=True)
+    finally:
+        redis.stop()
+        cinnabar.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(os.path.join(ROOT, "results"), exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(ROOT, "results", f"compare-{stamp}.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"wrote {path}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        names = list(results["workloads"])
+        ratios = [results["workloads"][n]["cinnabar"]["rps"] / results["workloads"][n]["redis"]["rps"] for n in names]
+        fig, ax = plt.subplots(figsize=(10, max(4, len(names) * 0.3)))
+        ax.barh(names, ratios)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xlabel("throughput ratio cinnabar / redis-server")
+        fig.tight_layout()
+        png = path.replace(".json", ".png")
+        fig.savefig(png)
+        print(f"wrote {png}")
+    except ImportError:
+        print("matplotlib not installed: no chart (pip install matplotlib)")
+
+
+if __name__ == "__main__":
+    main()
