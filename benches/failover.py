@@ -76,11 +76,12 @@ def measure(binary, timeout):
         slot_range = next(s for s in victim.execute_command("CLUSTER SLOTS") if s[2][2] == victim_id)
         keys = []
         i = 0
-        while len(keys) < 2000:
+        while len(keys) < 2001:
             k = f"key:{i}"
             if slot_range[0] <= victim.execute_command("CLUSTER KEYSLOT", k) <= slot_range[1]:
                 keys.append(k)
             i += 1
+        probe = keys.pop()
         acked = []
         stop = threading.Event()
 
@@ -113,7 +114,7 @@ def measure(binary, timeout):
                     pass
             if first_write is None:
                 try:
-                    replica.set(keys[0] + "-probe", 1)
+                    replica.set(probe, 1)
                     first_write = now - killed
                 except redis.RedisError:
                     pass
@@ -137,7 +138,7 @@ def measure(binary, timeout):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--timeouts", default="15000,5000,1000,500")
+    ap.add_argument("--timeouts", default="500,1000,5000,15000")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}

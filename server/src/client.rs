@@ -125,6 +125,8 @@ pub struct ClientState {
     )>,
     /// Set by WAIT: (stream offset, replicas wanted, deadline).
     pub wait: Option<(u64, usize, Option<std::time::Instant>)>,
+    /// AOF position of this client's last write (replies wait for it under `always`).
+    pub aof_position: u64,
 }
 
 impl ClientState {
@@ -153,6 +155,7 @@ impl ClientState {
             listening_port: 0,
             become_replica: None,
             wait: None,
+            aof_position: 0,
         }
     }
 

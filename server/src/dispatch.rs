@@ -344,14 +344,18 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
     ctx.propagate = None;
     let result = (spec.handler)(ctx, args);
     if let (Some(g), Ok(())) = (&guard, &result) {
+        let mut position = 0;
         match ctx.propagate.take() {
             Some(cmds) => {
                 for c in &cmds {
                     let parts: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
-                    server.replication.append(g, &parts);
+                    position = server.replication.append(g, &parts);
                 }
             }
-            None => server.replication.append(g, args),
+            None => position = server.replication.append(g, args),
+        }
+        if position > 0 {
+            ctx.client.aof_position = position;
         }
     }
     drop(guard);

@@ -213,11 +213,28 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
             );
         }
         "persistence" => {
+            let aof = server.replication.aof.read().clone();
             let _ = write!(
                 s,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n",
                 server.lastsave.load(Relaxed),
             );
+            match aof {
+                None => s.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n"),
+                Some(a) => {
+                    let (total, base) = a.sizes();
+                    let last = a.last_rewrite_secs.load(Relaxed);
+                    let _ = write!(
+                        s,
+                        "aof_enabled:1\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\naof_current_size:{total}\r\naof_base_size:{base}\r\naof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+                        a.rewriting.load(Relaxed) as u8,
+                        if last == u64::MAX { -1 } else { last as i64 },
+                        if a.rewrite_failed.load(Relaxed) { "err" } else { "ok" },
+                        a.rewrites.load(Relaxed),
+                        if a.write_failed.load(Relaxed) { "err" } else { "ok" },
+                    );
+                }
+            }
         }
         "stats" => {
             let st = &server.stats;

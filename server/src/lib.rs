@@ -12,6 +12,7 @@
 //! Around them: [`config`] (redis.conf, CONFIG), [`server`] (shared state), [`client`]
 //! (connected clients), [`stats`] and [`info`] (INFO), [`clock`] (the one wall clock).
 
+pub mod aof;
 pub mod blocking;
 pub mod client;
 pub mod clock;
@@ -167,6 +168,13 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if server.config.get_bool("appendonly") {
+        if let Err(e) = start_aof(&server, true) {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return 1;
+        }
+    }
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server
         .port
@@ -203,11 +211,43 @@ pub fn run(args: Vec<String>) -> i32 {
         tracing::info!("Ready to accept connections tcp");
         wait_for_shutdown(&server).await;
     });
+    if let Some(aof) = server.replication.aof.read().as_ref() {
+        aof.flush();
+        tracing::info!("Calling fsync() on the AOF file.");
+    }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
     tracing::info!("Cinnabar is now ready to exit, bye bye...");
     0
+}
+
+/// Opens the AOF: replays it first when `load` (start-up), otherwise writes the current data
+/// set as its base (turning `appendonly` on at run time). Writes are streamed from then on.
+pub fn start_aof(server: &Arc<Server>, load: bool) -> Result<(), String> {
+    let config = &server.config;
+    let dir = PathBuf::from(
+        config
+            .get("appenddirname")
+            .unwrap_or_else(|| "appendonlydir".into()),
+    );
+    let name = config
+        .get("appendfilename")
+        .unwrap_or_else(|| "appendonly.aof".into());
+    let aof_dir = persistence::AofDir::open(dir, &name).map_err(|e| e.to_string())?;
+    if load {
+        aof::load(server, &aof_dir, config.get_bool("aof-load-truncated"))?;
+    }
+    let gates: Vec<&parking_lot::RwLock<()>> =
+        server.stats.workers.iter().map(|w| &w.repl_gate).collect();
+    server.replication.activate(&gates);
+    let policy = aof::Policy::parse(&config.get("appendfsync").unwrap_or_default());
+    let aof = aof::Aof::start(aof_dir, policy)?;
+    *server.replication.aof.write() = Some(aof.clone());
+    if !load {
+        aof.rewrite(server);
+    }
+    Ok(())
 }
 
 /// What cluster mode needs at start-up.
@@ -293,6 +333,24 @@ async fn wait_for_shutdown(server: &Server) {
     }
 }
 
+/// Starts an AOF rewrite when the AOF grew past `auto-aof-rewrite-percentage` of its base
+/// and past `auto-aof-rewrite-min-size`.
+fn maybe_rewrite_aof(server: &Arc<Server>) {
+    let Some(aof) = server.replication.aof.read().clone() else {
+        return;
+    };
+    if aof.rewriting.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let pct = server.config.get_i64("auto-aof-rewrite-percentage");
+    let min = server.config.get_i64("auto-aof-rewrite-min-size") as u64;
+    let (total, base) = aof.sizes();
+    if pct > 0 && total >= min && total > base + base * pct as u64 / 100 {
+        tracing::info!("Starting automatic rewriting of AOF on {}% growth", pct);
+        aof.rewrite(server);
+    }
+}
+
 /// Background work, `hz` times a second: active expiry, statistics samples, memory peak.
 async fn cron(server: Arc<Server>) {
     let mut cursor = 0usize;
@@ -303,6 +361,7 @@ async fn cron(server: Arc<Server>) {
         let now = clock::unix_ms();
         server.stats.sample_ops(now);
         memory::update_peak(&server);
+        maybe_rewrite_aof(&server);
         if server
             .active_expire
             .load(std::sync::atomic::Ordering::Relaxed)

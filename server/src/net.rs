@@ -329,6 +329,7 @@ async fn run_connection(
                     let args = decoder.args(&rbuf[pos..]);
                     let now_ms = clock::unix_ms();
                     info.last_interaction_ms.store(now_ms, Relaxed);
+                    let mut retried = false;
                     loop {
                         let flow = {
                             let resp3 = client.resp3;
@@ -336,7 +337,8 @@ async fn run_connection(
                                 server,
                                 client: &mut *client,
                                 out: Reply::new(&mut out, resp3),
-                                now_ms: clock::unix_ms(),
+                                // Re-read after a pause: a retried command runs later.
+                                now_ms: if retried { clock::unix_ms() } else { now_ms },
                                 stats,
                                 settings: &settings,
                                 ready: Vec::new(),
@@ -404,6 +406,7 @@ async fn run_connection(
                                     out.clear();
                                 }
                                 server.wait_unpaused().await;
+                                retried = true;
                                 if info.killed.load(Relaxed) {
                                     return;
                                 }
@@ -435,6 +438,15 @@ async fn run_connection(
                 info.addr
             );
             return;
+        }
+        if client.aof_position > 0 {
+            let aof = server.replication.aof.read().clone();
+            if let Some(aof) = aof {
+                if aof.policy() == crate::aof::Policy::Always {
+                    aof.wait_synced(client.aof_position).await;
+                }
+            }
+            client.aof_position = 0;
         }
         if !out.is_empty() {
             WorkerStats::bump(&stats.net_output, out.len() as u64);

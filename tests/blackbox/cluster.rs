@@ -419,3 +419,85 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     assert!(lost_on_kill < 50, "lost {lost_on_kill} acknowledged writes");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn slot_hashing_agrees_with_redis_server() {
+    // The reference: a real redis-server in cluster mode.
+    let dir = temp_dir("redis-ref");
+    let (port, bus) = (free_port(), free_port());
+    let mut reference = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--cluster-enabled", "yes"])
+        .args([
+            "--cluster-port",
+            &bus.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (apt-get install redis-server)");
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _reap = Reap(&mut reference);
+    let mut theirs = wait_for("redis-server", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| RawConn::connect(port))
+    });
+    let ours_server = TestServer::start(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        &free_port().to_string(),
+    ]);
+    let mut ours = ours_server.raw();
+    let mut keys: Vec<Vec<u8>> = [
+        "{}",
+        "{{a}}",
+        "a{}b{c}",
+        "{a}{b}",
+        "}{",
+        "{",
+        "}",
+        "",
+        "foo{bar}{zap}",
+        "{user1000}.following",
+    ]
+    .iter()
+    .map(|k| k.as_bytes().to_vec())
+    .collect();
+    let mut x: u32 = 12345;
+    for i in 0..3000 {
+        let mut k = format!("key:{i}:{{tag{}}}", i % 97).into_bytes();
+        for _ in 0..(i % 7) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            k.push((x & 0xff) as u8);
+        }
+        keys.push(k);
+    }
+    let batch: Vec<u8> = keys
+        .iter()
+        .flat_map(|k| encode(&[b"CLUSTER", b"KEYSLOT", k]))
+        .collect();
+    ours.send(&batch);
+    theirs.send(&batch);
+    for k in &keys {
+        assert_eq!(
+            ours.read(),
+            theirs.read(),
+            "slot of {:?}",
+            String::from_utf8_lossy(k)
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

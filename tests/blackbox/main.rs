@@ -12,6 +12,7 @@ mod expiry;
 mod introspection;
 mod keys;
 mod lifecycle;
+mod persistence;
 mod protocol;
 mod pubsub;
 mod replication;

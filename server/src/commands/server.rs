@@ -336,6 +336,19 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.13",
             "Returns detailed information about all commands.",
         ),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        KeySpec::NONE,
+        bgrewriteaof,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
+    )
+    .acl(ACL_ADMIN),
     CommandSpec::new("time", 1, LOADING | STALE | FAST, KeySpec::NONE, time)
         .doc("server", "2.6.0", "Returns the server time.")
         .acl(&["@fast"]),
@@ -473,6 +486,26 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 ((), Vec::new())
             });
         }
+        if name.eq_ignore_ascii_case("appendonly") {
+            let server = ctx.server.self_arc();
+            let on = ctx.server.config.get_bool("appendonly");
+            let current = server.replication.aof.read().clone();
+            match (on, current) {
+                (true, None) => crate::start_aof(&server, false).map_err(CommandError::err)?,
+                (false, Some(aof)) => {
+                    aof.flush();
+                    *server.replication.aof.write() = None;
+                }
+                _ => {}
+            }
+        }
+        if name.eq_ignore_ascii_case("appendfsync") {
+            if let Some(aof) = ctx.server.replication.aof.read().as_ref() {
+                aof.set_policy(crate::aof::Policy::parse(
+                    &ctx.server.config.get("appendfsync").unwrap_or_default(),
+                ));
+            }
+        }
         if name.eq_ignore_ascii_case("dir") {
             std::env::set_current_dir(value).map_err(|e| {
                 CommandError::err(format!(
@@ -534,6 +567,29 @@ fn config_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
             "    Print this help.",
         ],
     )
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    let server = ctx.server.self_arc();
+    let aof = server.replication.aof.read().clone();
+    match aof {
+        None => {
+            // Like Redis, a rewrite with AOF off writes the file and turns nothing on.
+            return Err(CommandError::err(
+                "Background append only file rewriting needs appendonly yes",
+            ));
+        }
+        Some(aof) => {
+            if !aof.rewrite(&server) {
+                return Err(CommandError::err(
+                    "Background append only file rewriting already in progress",
+                ));
+            }
+        }
+    }
+    ctx.out
+        .simple("Background append only file rewriting started");
+    Ok(())
 }
 
 fn time(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {

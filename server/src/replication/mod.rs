@@ -105,6 +105,8 @@ pub struct Replication {
     /// Whether writes are streamed at all: off until the first replica attaches (as Redis
     /// creates its backlog then), so a lone primary pays nothing for replication.
     active: AtomicBool,
+    /// The append-only file, fed from the same stream.
+    pub aof: parking_lot::RwLock<Option<Arc<crate::aof::Aof>>>,
 }
 
 /// Holding this keeps the stream's order while a write runs.
@@ -156,6 +158,7 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             has_replicas: AtomicBool::new(false),
             active: AtomicBool::new(false),
+            aof: parking_lot::RwLock::new(None),
         }
     }
 
@@ -166,18 +169,23 @@ impl Replication {
 
     /// Appends raw stream bytes (already RESP) and sends them to the replicas. The caller
     /// holds [`Replication::lock`].
-    pub fn append_raw(&self, guard: &StreamGuard<'_>, bytes: &[u8]) {
+    pub fn append_raw(&self, guard: &StreamGuard<'_>, bytes: &[u8]) -> u64 {
         guard.borrow_mut().push(bytes);
+        let aof_position = match self.aof.read().as_ref() {
+            Some(aof) => aof.append(bytes),
+            None => 0,
+        };
         if self.has_replicas.load(Ordering::Relaxed) {
             for r in self.replicas.lock().iter() {
                 let _ = r.tx.send(bytes.to_vec());
             }
         }
+        aof_position
     }
 
-    /// Appends one command to the stream.
-    pub fn append(&self, guard: &StreamGuard<'_>, args: &[&[u8]]) {
-        self.append_raw(guard, &encode_command(args));
+    /// Appends one command to the stream; returns the AOF position to wait for (0: none).
+    pub fn append(&self, guard: &StreamGuard<'_>, args: &[&[u8]]) -> u64 {
+        self.append_raw(guard, &encode_command(args))
     }
 
     /// Reads the log.
@@ -260,6 +268,7 @@ impl Replication {
     pub fn request_acks(&self) {
         let _g = self.lock();
         let cmd = encode_command(&[b"REPLCONF", b"GETACK", b"*"]);
+        // Not a write: the AOF keeps it too, and replay ignores it.
         self.append_raw(&_g, &cmd);
     }
 }

@@ -82,6 +82,61 @@ async fn send(r: &mut BufReader<TcpStream>, args: &[&[u8]]) -> Result<String, St
     read_line(r).await
 }
 
+/// Runs one command as the primary link / loader would: no gates, no propagation.
+fn run_one(
+    server: &Server,
+    client: &mut ClientState,
+    args: &[&[u8]],
+    settings: &std::sync::Arc<crate::config::Settings>,
+) {
+    let stats = &server.stats.workers[server.workers];
+    if let Ok(spec) = resolve(args) {
+        let mut sink = Vec::new();
+        let mut ctx = Ctx {
+            server,
+            client,
+            out: Reply::new(&mut sink, false),
+            now_ms: clock::unix_ms(),
+            stats,
+            settings,
+            ready: Vec::new(),
+            propagate: None,
+        };
+        execute(&mut ctx, spec, args);
+        let ready = std::mem::take(&mut ctx.ready);
+        if !ready.is_empty() {
+            crate::dispatch::serve_blocked(server, stats, settings, ready);
+        }
+    }
+}
+
+/// Replays the commands of an AOF file; returns the bytes of complete commands, or the
+/// offset and reason of the first malformed one. `count` receives the number replayed.
+pub fn replay(
+    server: &Server,
+    client: &mut ClientState,
+    buf: &[u8],
+    count: &mut usize,
+) -> Result<usize, (usize, String)> {
+    let mut decoder = Decoder::new();
+    let limits = Limits::default();
+    let settings = server.config.settings();
+    let mut pos = 0;
+    loop {
+        match decoder.decode(&buf[pos..], &limits) {
+            Decoded::Incomplete => return Ok(pos),
+            Decoded::Error(e) => return Err((pos, e.to_string())),
+            Decoded::Skip(n) => pos += n,
+            Decoded::Command(n) => {
+                let args = decoder.args(&buf[pos..]);
+                run_one(server, client, &args, &settings);
+                *count += 1;
+                pos += n;
+            }
+        }
+    }
+}
+
 /// Applies commands found in `buf`; returns the bytes consumed. With `log`, each command's
 /// raw bytes are appended to this node's own stream.
 fn apply(
@@ -94,7 +149,6 @@ fn apply(
     let mut decoder = Decoder::new();
     let limits = Limits::default();
     let settings = server.config.settings();
-    let stats = &server.stats.workers[server.workers];
     let mut pos = 0;
     loop {
         match decoder.decode(&buf[pos..], &limits) {
@@ -107,24 +161,7 @@ fn apply(
                     && args[0].eq_ignore_ascii_case(b"REPLCONF")
                     && args[1].eq_ignore_ascii_case(b"GETACK");
                 if !is_getack {
-                    if let Ok(spec) = resolve(&args) {
-                        let mut sink = Vec::new();
-                        let mut ctx = Ctx {
-                            server,
-                            client,
-                            out: Reply::new(&mut sink, false),
-                            now_ms: clock::unix_ms(),
-                            stats,
-                            settings: &settings,
-                            ready: Vec::new(),
-                            propagate: None,
-                        };
-                        execute(&mut ctx, spec, &args);
-                        let ready = std::mem::take(&mut ctx.ready);
-                        if !ready.is_empty() {
-                            crate::dispatch::serve_blocked(server, stats, &settings, ready);
-                        }
-                    }
+                    run_one(server, client, &args, &settings);
                 }
                 if log {
                     server.replication.append_raw(&guard, &buf[pos..pos + n]);

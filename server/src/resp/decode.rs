@@ -60,6 +60,9 @@ pub enum ProtocolError {
     /// An element of a multibulk that is not a bulk string.
     #[error("expected '$', got '{0}'")]
     ExpectedBulk(char),
+    /// A bulk string not followed by CRLF.
+    #[error("expected CRLF after bulk data")]
+    ExpectedCrlf,
 }
 
 /// What one call to [`Decoder::decode`] found.
@@ -229,6 +232,10 @@ impl Decoder {
                 self.wanted = end + 2 - buf.len();
                 self.partial = Some(partial);
                 return Decoded::Incomplete;
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                self.partial = None;
+                return Decoded::Error(ProtocolError::ExpectedCrlf);
             }
             self.spans.push((data_start, end));
             partial.cursor = end + 2;

@@ -15,5 +15,18 @@ pub mod reply;
 pub mod split;
 
 pub use decode::{Decoded, Decoder, Limits, ProtocolError};
+
+/// The length of the longest prefix of `data` made of complete, well-formed commands.
+pub fn scan_commands(data: &[u8]) -> usize {
+    let mut decoder = Decoder::new();
+    let limits = Limits::default();
+    let mut pos = 0;
+    loop {
+        match decoder.decode(&data[pos..], &limits) {
+            Decoded::Command(n) | Decoded::Skip(n) => pos += n,
+            Decoded::Incomplete | Decoded::Error(_) => return pos,
+        }
+    }
+}
 pub use reply::Reply;
 pub use split::split_args;

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Memory of aggregate types: 100k hashes of 10 small fields and 100k sorted sets of 10
+members, RSS growth in cinnabar against redis-server started the same way, in one run.
+
+    python3 benches/memory_types.py
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def load(r, kind, n):
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        if kind == "hash":
+            pipe.hset(f"h:{i}", mapping={f"field{j}": f"value{j}" for j in range(10)})
+        else:
+            pipe.zadd(f"z:{i}", {f"member{j}": j for j in range(10)})
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    servers = {}
+    for name, argv in (("redis", ["redis-server"]), ("cinnabar", [os.path.join(ROOT, "target/release/cinnabar")])):
+        port = free_port()
+        proc = subprocess.Popen(argv + ["--port", str(port), "--save", "", "--bind", "127.0.0.1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                r.ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.05)
+        servers[name] = (proc, r)
+    try:
+        for kind in ("hash", "zset"):
+            growth = {}
+            for name, (proc, r) in servers.items():
+                r.flushall()
+                time.sleep(0.3)
+                before = rss(proc.pid)
+                load(r, kind, n)
+                time.sleep(0.3)
+                growth[name] = (rss(proc.pid) - before) / n
+                enc = r.object("encoding", "h:0" if kind == "hash" else "z:0")
+                growth[name + "_enc"] = enc
+            print(f"{n} {kind}es of 10: RSS/key redis {growth['redis']:.0f} B ({growth['redis_enc']}), "
+                  f"cinnabar {growth['cinnabar']:.0f} B ({growth['cinnabar_enc']}) = "
+                  f"{growth['cinnabar'] / growth['redis']:.2f}x")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+
+
+if __name__ == "__main__":
+    main()

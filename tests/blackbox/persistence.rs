@@ -1,0 +1,262 @@
+//! The append-only file: crash safety with appendfsync always, rewrites, torn and damaged
+//! files, check-aof.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::harness::*;
+
+/// Writes `SET w:<i> <i>` on several connections until `stop`; returns acknowledged keys.
+fn write_until(port: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
+    (0..4u64)
+        .map(|t| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(port);
+                let mut acked = Vec::new();
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("w:{i}");
+                    if c.stream
+                        .write_all(&encode(&[b"SET", key.as_bytes(), i.to_string().as_bytes()]))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    let mut buf = [0u8; 5];
+                    match std::io::Read::read_exact(&mut c.stream, &mut buf) {
+                        Ok(()) if &buf == b"+OK\r\n" => acked.push(i),
+                        _ => break,
+                    }
+                    i += 4;
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut all_acked: Vec<u64> = Vec::new();
+    for round in 0..5u64 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers = write_until(server.port, stop.clone());
+        std::thread::sleep(Duration::from_millis(150 + round * 37));
+        server.kill();
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            all_acked.extend(w.join().unwrap());
+        }
+        server.restart(&["--appendonly", "yes", "--appendfsync", "always"]);
+        let mut c = server.raw();
+        let mut batch = Vec::new();
+        for i in &all_acked {
+            batch.extend(encode(&[b"EXISTS", format!("w:{i}").as_bytes()]));
+        }
+        c.send(&batch);
+        let missing = all_acked
+            .iter()
+            .filter(|_| c.read() != Resp::Int(1))
+            .count();
+        assert_eq!(
+            missing,
+            0,
+            "round {round}: {missing} of {} acknowledged writes lost",
+            all_acked.len()
+        );
+    }
+    assert!(
+        all_acked.len() > 100,
+        "too few writes to mean anything: {}",
+        all_acked.len()
+    );
+}
+
+#[test]
+fn rewrite_under_load_loses_nothing_and_shrinks_the_file() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut c = server.raw();
+    // Many overwrites of few keys: the rewrite must be much smaller than the log.
+    let mut batch = Vec::new();
+    for i in 0..20_000 {
+        batch.extend(encode(&[
+            b"SET",
+            format!("k{}", i % 100).as_bytes(),
+            i.to_string().as_bytes(),
+        ]));
+    }
+    c.send(&batch);
+    for _ in 0..20_000 {
+        c.read();
+    }
+    let size = |c: &mut RawConn| -> u64 {
+        c.cmd_str("INFO persistence")
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix("aof_current_size:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    wait_for("the AOF to be written", Duration::from_secs(5), || {
+        (size(&mut c) > 100_000).then_some(())
+    });
+    let before = size(&mut c);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = write_until(server.port, stop.clone());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        c.cmd_str("BGREWRITEAOF"),
+        simple("Background append only file rewriting started")
+    );
+    wait_for("the rewrite to finish", Duration::from_secs(20), || {
+        c.cmd_str("INFO persistence")
+            .text()
+            .contains("aof_rewrites:1")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(size(&mut c) < before, "rewrite did not shrink the AOF");
+    // Restart from the rewritten AOF (SIGTERM flushes it).
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    server.restart(&["--appendonly", "yes"]);
+    let mut c = server.raw();
+    for i in &acked {
+        assert_eq!(
+            c.cmd(&[b"GET", format!("w:{i}").as_bytes()]),
+            bulk(&i.to_string())
+        );
+    }
+    assert_eq!(c.cmd_str("GET k99"), bulk("19999"));
+}
+
+#[test]
+fn torn_tail_loads_damaged_middle_is_refused_and_check_aof_fixes() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = server.raw();
+    for i in 0..10 {
+        c.cmd(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    let dir = server.dir.join("appendonlydir");
+    let incr = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .unwrap();
+    let good = std::fs::read(&incr).unwrap();
+    // A torn tail: half a command at the end.
+    let mut torn = good.clone();
+    torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nk");
+    std::fs::write(&incr, &torn).unwrap();
+    server.restart(&["--appendonly", "yes"]);
+    assert_eq!(server.raw().cmd_str("DBSIZE"), Resp::Int(10));
+    assert!(server.log().contains("truncating"), "{}", server.log());
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(10));
+    // Damage in the middle: start-up stops with the file, offset and reason.
+    let mut damaged = good.clone();
+    damaged[4] = b'!';
+    std::fs::write(&incr, &damaged).unwrap();
+    let mut child = std::process::Command::new(binary())
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "yes",
+        ])
+        .args(["--dir", server.dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_for("start-up to be refused", Duration::from_secs(10), || {
+        child.try_wait().unwrap()
+    });
+    if status.success() {
+        let _ = child.kill();
+    }
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("Bad file format") && err.contains("at offset"),
+        "{err}"
+    );
+    // check-aof reports, then repairs by truncating at the damage.
+    let check = std::process::Command::new(binary())
+        .args(["check-aof", incr.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("is not valid"));
+    let fix = std::process::Command::new(binary())
+        .args(["check-aof", "--fix", incr.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        fix.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fix.stdout)
+    );
+    server.restart(&["--appendonly", "yes"]);
+    assert!(matches!(server.raw().cmd_str("DBSIZE"), Resp::Int(n) if n < 10));
+}
+
+#[test]
+fn cluster_node_restarted_from_aof_keeps_data_and_identity() {
+    let bus = free_port().to_string();
+    let mut node = TestServer::start(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        &bus,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
+    let mut c = node.raw();
+    assert_eq!(c.cmd_str("CLUSTER ADDSLOTSRANGE 0 16383"), simple("OK"));
+    let Resp::Bulk(id) = c.cmd_str("CLUSTER MYID") else {
+        panic!()
+    };
+    wait_for("cluster ok", Duration::from_secs(10), || {
+        c.cmd_str("CLUSTER INFO")
+            .text()
+            .contains("cluster_state:ok")
+            .then_some(())
+    });
+    c.cmd_str("SET {user:alice}:profile hi");
+    node.kill();
+    node.restart(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        &bus,
+        "--appendonly",
+        "yes",
+    ]);
+    let mut c = node.raw();
+    assert_eq!(c.cmd_str("CLUSTER MYID"), Resp::Bulk(id));
+    wait_for("cluster ok", Duration::from_secs(10), || {
+        c.cmd_str("CLUSTER INFO")
+            .text()
+            .contains("cluster_state:ok")
+            .then_some(())
+    });
+    assert_eq!(c.cmd_str("GET {user:alice}:profile"), bulk("hi"));
+}
