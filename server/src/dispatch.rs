@@ -255,6 +255,21 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     }
+    // 5. maxmemory: evict, or refuse commands that may grow memory.
+    if ctx.settings.maxmemory > 0
+        && !ctx.client.is_primary_link
+        && ctx
+            .server
+            .evictor
+            .over_limit
+            .load(std::sync::atomic::Ordering::Relaxed)
+        && ctx.client.multi.is_none()
+    {
+        if let Err(e) = crate::evict::make_room(ctx, spec.has(flags::DENYOOM)) {
+            reject(ctx, Some(spec), &e);
+            return Flow::Continue;
+        }
+    }
     // 5b. A replica refuses writes from its clients.
     if spec.has(flags::WRITE)
         && !ctx.client.is_primary_link

@@ -22,6 +22,7 @@ pub mod config;
 pub mod dispatch;
 pub mod dump;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod info;
 pub mod keyspace;
@@ -156,6 +157,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let cluster_node = cluster_setup.as_ref().map(|s| s.node.clone());
     let server = Arc::new(Server::new(config, workers, cluster_node));
     let _ = server.me.set(Arc::downgrade(&server));
+    evict::start_monitor(server.clone());
     tracing::info!(
         "Cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) starting, pid={}, workers={workers}",
         std::process::id()

@@ -5,10 +5,17 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::server::Server;
 
-/// Bytes currently allocated by the process (jemalloc `stats.allocated`).
+/// Bytes currently allocated by the process: jemalloc's `stats.allocated` less what sits
+/// freed in its thread caches (`stats.arenas.<all>.tcache_bytes`), which would otherwise
+/// keep counting memory that eviction already released.
 pub fn used_memory() -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64;
+    // SAFETY: the name is NUL-terminated and the value type is size_t, as jemalloc documents.
+    let cached =
+        unsafe { tikv_jemalloc_ctl::raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") }
+            .unwrap_or(0) as u64;
+    allocated.saturating_sub(cached)
 }
 
 /// Resident set size in bytes, from /proc/self/statm.

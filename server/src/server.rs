@@ -106,6 +106,8 @@ pub struct Server {
     pub runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     /// A handle on the `Arc` this server lives in.
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
+    /// maxmemory watcher.
+    pub evictor: crate::evict::Evictor,
 }
 
 impl Server {
@@ -151,6 +153,7 @@ impl Server {
             replication: crate::replication::Replication::new(config_backlog.max(0) as usize),
             runtime: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
+            evictor: Default::default(),
         }
     }
 

@@ -167,3 +167,57 @@ fn debug_is_gated_and_populates() {
     };
     assert_eq!(t.len(), 2);
 }
+
+#[test]
+fn maxmemory_evicts_under_allkeys_lru_and_refuses_under_noeviction() {
+    let server = TestServer::start(&["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"]);
+    let mut c = server.raw();
+    let value = vec![b'v'; 1000];
+    for chunk in 0..300 {
+        let mut batch = Vec::new();
+        for i in chunk * 100..(chunk + 1) * 100 {
+            batch.extend(encode(&[b"SET", format!("k{i}").as_bytes(), &value]));
+        }
+        c.send(&batch);
+        for _ in 0..100 {
+            assert_eq!(c.read(), simple("OK"));
+        }
+    }
+    let field = |c: &mut RawConn, section: &str, name: &str| -> u64 {
+        c.cmd(&[b"INFO", section.as_bytes()])
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    assert!(field(&mut c, "stats", "evicted_keys") > 10_000);
+    let used = field(&mut c, "memory", "used_memory");
+    assert!(
+        used < 12 * 1024 * 1024,
+        "used_memory {used} far above maxmemory"
+    );
+    let Resp::Int(keys) = c.cmd_str("DBSIZE") else {
+        panic!()
+    };
+    assert!(keys > 1000 && keys < 30_000, "{keys} keys");
+    // noeviction: writes that grow memory get OOM once over the limit; reads still work.
+    assert_eq!(
+        c.cmd_str("CONFIG SET maxmemory-policy noeviction"),
+        simple("OK")
+    );
+    let mut oom = false;
+    for i in 0..30_000 {
+        match c.cmd(&[b"SET", format!("n{i}").as_bytes(), &value]) {
+            Resp::Error(e) => {
+                assert_eq!(e, "OOM command not allowed when used memory > 'maxmemory'.");
+                oom = true;
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(oom, "no OOM under noeviction");
+    assert!(matches!(c.cmd_str("GET k29999"), Resp::Bulk(_) | Resp::Nil));
+    assert!(matches!(c.cmd_str("DEL k29999"), Resp::Int(_)));
+}

@@ -167,6 +167,7 @@ impl SlotTable {
         let occ = self.table.find_entry(key.hash, eq(key.key)).ok()?;
         let (entry, _) = occ.remove();
         self.version += 1;
+        self.maybe_shrink();
         if entry.expire_at != 0 {
             self.expires -= 1;
         }
@@ -194,6 +195,17 @@ impl SlotTable {
         true
     }
 
+    /// Gives memory back when the table is mostly empty (after deletions or evictions):
+    /// tables never shrink on their own, and under eviction the freed entries must become
+    /// free memory.
+    fn maybe_shrink(&mut self) {
+        let cap = self.table.capacity();
+        if cap >= 16 && self.table.len() * 4 < cap {
+            let len = self.table.len();
+            self.table.shrink_to(len * 2, |e| super::hash_key(&e.key));
+        }
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         self.table = HashTable::new();
@@ -216,6 +228,7 @@ impl SlotTable {
         let removed = before - self.table.len();
         if removed > 0 {
             self.version += 1;
+            self.maybe_shrink();
         }
         self.expires -= removed;
         self.expired_total += removed as u64;
