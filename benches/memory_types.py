@@ -41,37 +41,36 @@ def load(r, kind, n):
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    servers = {}
-    for name, argv in (("redis", ["redis-server"]), ("cinnabar", [os.path.join(ROOT, "target/release/cinnabar")])):
-        port = free_port()
-        proc = subprocess.Popen(argv + ["--port", str(port), "--save", "", "--bind", "127.0.0.1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        r = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.RedisError:
-                time.sleep(0.05)
-        servers[name] = (proc, r)
-    try:
-        for kind in ("hash", "zset"):
+    for kind in ("hash", "zset"):
+        # Fresh servers per kind: RSS does not shrink after FLUSHALL, so reuse would hide growth.
+        servers = {}
+        for name, argv in (("redis", ["redis-server"]), ("cinnabar", [os.path.join(ROOT, "target/release/cinnabar")])):
+            port = free_port()
+            proc = subprocess.Popen(argv + ["--port", str(port), "--save", "", "--bind", "127.0.0.1"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            r = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    r.ping()
+                    break
+                except redis.RedisError:
+                    time.sleep(0.05)
+            servers[name] = (proc, r)
+        try:
             growth = {}
             for name, (proc, r) in servers.items():
-                r.flushall()
                 time.sleep(0.3)
                 before = rss(proc.pid)
                 load(r, kind, n)
                 time.sleep(0.3)
                 growth[name] = (rss(proc.pid) - before) / n
-                enc = r.object("encoding", "h:0" if kind == "hash" else "z:0")
-                growth[name + "_enc"] = enc
-            print(f"{n} {kind}es of 10: RSS/key redis {growth['redis']:.0f} B ({growth['redis_enc']}), "
+                growth[name + "_enc"] = r.object("encoding", "h:0" if kind == "hash" else "z:0")
+            print(f"{n} {kind} keys of 10 elements: RSS/key redis {growth['redis']:.0f} B ({growth['redis_enc']}), "
                   f"cinnabar {growth['cinnabar']:.0f} B ({growth['cinnabar_enc']}) = "
                   f"{growth['cinnabar'] / growth['redis']:.2f}x")
-    finally:
-        for proc, _ in servers.values():
-            proc.terminate()
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
 
 
 if __name__ == "__main__":
