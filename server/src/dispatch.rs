@@ -161,6 +161,48 @@ pub fn resolve(args: &[&[u8]]) -> Result<&'static CommandSpec, CommandError> {
     })
 }
 
+/// The replication-health refusals (see step 5c of [`dispatch`]).
+fn replication_gate(ctx: &Ctx<'_>, spec: &CommandSpec) -> Option<CommandError> {
+    if ctx.client.is_primary_link {
+        return None;
+    }
+    let repl = &ctx.server.replication;
+    if repl.is_replica() {
+        if ctx.settings.replica_serve_stale_data || spec.has(flags::STALE) {
+            return None;
+        }
+        let link_up = repl.primary.lock().as_ref().is_some_and(|p| p.link_up);
+        if !link_up {
+            return Some(CommandError::Other(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                    .into(),
+            ));
+        }
+        return None;
+    }
+    if spec.has(flags::WRITE) {
+        let wanted = ctx.settings.min_replicas_to_write;
+        if wanted > 0 {
+            let max_lag_ms = ctx.settings.min_replicas_max_lag_ms;
+            let good = repl
+                .replicas()
+                .iter()
+                .filter(|r| {
+                    ctx.now_ms
+                        .saturating_sub(r.last_ack_ms.load(std::sync::atomic::Ordering::Relaxed))
+                        <= max_lag_ms
+                })
+                .count();
+            if good < wanted {
+                return Some(CommandError::Other(
+                    "NOREPLICAS Not enough good replicas to write.".into(),
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Checks a command against the cluster's slot map (see [`crate::cluster::routing`]).
 fn route(
     ctx: &mut Ctx<'_>,
@@ -202,7 +244,7 @@ fn route(
         readonly: !spec.has(flags::WRITE),
         asking: ctx.client.asking || spec.name == "restore-asking",
         client_readonly: ctx.client.readonly,
-        reads_when_down: ctx.server.config.get_bool("cluster-allow-reads-when-down"),
+        reads_when_down: ctx.settings.cluster_allow_reads_when_down,
     };
     routing.route(&req).map_err(CommandError::Redirect)
 }
@@ -282,6 +324,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             Some(spec),
             &CommandError::Other("READONLY You can't write against a read only replica.".into()),
         );
+        return Flow::Continue;
+    }
+    // 5c. Replication health: a replica cut off from its primary with
+    // replica-serve-stale-data no serves nothing but INFO-like commands; a primary with
+    // min-replicas-to-write refuses writes without enough fresh replicas.
+    if let Some(e) = replication_gate(ctx, spec) {
+        reject(ctx, Some(spec), &e);
         return Flow::Continue;
     }
     // 6. Subscribed RESP2 connections.

@@ -141,3 +141,39 @@ fn dropped_link_resumes_with_a_partial_resync() {
     assert_eq!(replica.raw().cmd_str("DBSIZE"), Resp::Int(200));
     assert_eq!(info(&mut p, "sync_full"), "1");
 }
+
+#[test]
+fn min_replicas_to_write_and_stale_replicas() {
+    let primary = TestServer::start(&[
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "10",
+    ]);
+    let mut p = primary.raw();
+    assert_eq!(
+        p.cmd_str("SET k v"),
+        error("NOREPLICAS Not enough good replicas to write.")
+    );
+    assert_eq!(p.cmd_str("GET k"), Resp::Nil);
+    let port = primary.port.to_string();
+    let replica = TestServer::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    wait_link_up(&replica);
+    wait_for("a good replica", Duration::from_secs(10), || {
+        (p.cmd_str("SET k v") == simple("OK")).then_some(())
+    });
+    // The replica loses its primary: with replica-serve-stale-data no it refuses reads.
+    let mut r = replica.raw();
+    drop(p);
+    drop(primary);
+    wait_for("MASTERDOWN", Duration::from_secs(10), || {
+        matches!(r.cmd_str("GET k"), Resp::Error(e) if e.starts_with("MASTERDOWN")).then_some(())
+    });
+    assert!(matches!(r.cmd_str("INFO replication"), Resp::Bulk(_)));
+}

@@ -177,6 +177,14 @@ pub struct Settings {
     pub encoding: crate::types::EncodingLimits,
     /// `notify-keyspace-events` as a bit set (see `notify::parse_flags`).
     pub notify_flags: u32,
+    /// `min-replicas-to-write`.
+    pub min_replicas_to_write: usize,
+    /// `min-replicas-max-lag` in milliseconds.
+    pub min_replicas_max_lag_ms: u64,
+    /// `replica-serve-stale-data`.
+    pub replica_serve_stale_data: bool,
+    /// `cluster-allow-reads-when-down`.
+    pub cluster_allow_reads_when_down: bool,
 }
 
 /// The live configuration.
@@ -227,6 +235,10 @@ impl Config {
             active_expire_effort: 1,
             encoding: Default::default(),
             notify_flags: 0,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag_ms: 10_000,
+            replica_serve_stale_data: true,
+            cluster_allow_reads_when_down: false,
         }
     }
 
@@ -393,6 +405,14 @@ impl Config {
                     .unwrap_or(""),
             )
             .unwrap_or(0),
+            min_replicas_to_write: num("min-replicas-to-write").max(0) as usize,
+            min_replicas_max_lag_ms: num("min-replicas-max-lag").max(0) as u64 * 1000,
+            replica_serve_stale_data: v.get("replica-serve-stale-data").map(String::as_str)
+                != Some("no"),
+            cluster_allow_reads_when_down: v
+                .get("cluster-allow-reads-when-down")
+                .map(String::as_str)
+                == Some("yes"),
         };
         drop(v);
         *self.settings.write() = Arc::new(settings);

@@ -105,6 +105,7 @@ pub struct Replication {
     /// Whether writes are streamed at all: off until the first replica attaches (as Redis
     /// creates its backlog then), so a lone primary pays nothing for replication.
     active: AtomicBool,
+    replica_flag: AtomicBool,
     /// The append-only file, fed from the same stream.
     pub aof: parking_lot::RwLock<Option<Arc<crate::aof::Aof>>>,
 }
@@ -159,6 +160,7 @@ impl Replication {
             has_replicas: AtomicBool::new(false),
             active: AtomicBool::new(false),
             aof: parking_lot::RwLock::new(None),
+            replica_flag: AtomicBool::new(false),
         }
     }
 
@@ -240,14 +242,21 @@ impl Replication {
         self.has_replicas.store(!r.is_empty(), Ordering::Relaxed);
     }
 
-    /// Whether this node is a replica.
+    /// Whether this node is a replica (a lock-free read for the hot path).
+    #[inline]
     pub fn is_replica(&self) -> bool {
-        self.primary.lock().is_some()
+        self.replica_flag.load(Ordering::Relaxed)
+    }
+
+    /// Records whether this node is a replica; call after changing `primary`.
+    pub fn set_replica(&self, replica: bool) {
+        self.replica_flag.store(replica, Ordering::Relaxed);
     }
 
     /// Becomes a primary (REPLICAOF NO ONE, failover): the old id becomes `replid2`.
     pub fn promote(&self) {
         *self.primary.lock() = None;
+        self.set_replica(false);
         self.primary_epoch.fetch_add(1, Ordering::AcqRel);
         self.with_log_mut(|log| {
             log.replid2 = std::mem::replace(&mut log.replid, new_replid());

@@ -23,6 +23,7 @@ pub fn start(server: &Arc<Server>, host: String, port: u16) {
         port,
         ..Default::default()
     });
+    repl.set_replica(true);
     tracing::info!("Connecting to MASTER {host}:{port}");
     let server = server.clone();
     if let Some(rt) = server.runtime.get() {
