@@ -6,6 +6,17 @@ use std::time::Duration;
 
 use crate::harness::*;
 
+/// The bus port a node recorded for itself in its nodes.conf.
+fn bus_port(node: &TestServer) -> String {
+    let conf = std::fs::read_to_string(node.dir.join("nodes.conf")).unwrap();
+    conf.lines()
+        .find(|l| l.contains("myself"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|a| a.split('@').nth(1))
+        .map(|p| p.split(',').next().unwrap().to_string())
+        .expect("a myself line with a bus port")
+}
+
 fn py(cluster: &TestCluster, code: &str) -> String {
     let script = format!(
         "from redis.cluster import RedisCluster\nr = RedisCluster(host='127.0.0.1', port={}, decode_responses=True)\n{code}",
@@ -273,14 +284,7 @@ fn restart_all_nodes_keeps_ids_and_slots() {
     }
     // Start each again in the same directory with the same ports.
     for n in &mut restarted {
-        let bus = std::fs::read_to_string(n.dir.join("nodes.conf")).unwrap();
-        let cport = bus
-            .lines()
-            .find(|l| l.contains("myself"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|a| a.split('@').nth(1))
-            .map(|p| p.split(',').next().unwrap().to_string())
-            .unwrap();
+        let cport = bus_port(n);
         n.restart(&["--cluster-enabled", "yes", "--cluster-port", &cport]);
     }
     let cluster = TestCluster { nodes: restarted };
@@ -362,15 +366,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     py(&cluster, "for i in range(200): r.set(f'after:{i}', i)\nassert all(r.get(f'after:{i}') == str(i) for i in range(200))");
     let lost_on_kill = missing_writes(&cluster, &load_file);
     // The old primary comes back as a replica of the winner and catches up.
-    let cport = {
-        let conf = std::fs::read_to_string(cluster.nodes[victim].dir.join("nodes.conf")).unwrap();
-        conf.lines()
-            .find(|l| l.contains("myself"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|a| a.split('@').nth(1))
-            .map(|p| p.split(',').next().unwrap().to_string())
-            .unwrap()
-    };
+    let cport = bus_port(&cluster.nodes[victim]);
     cluster.nodes[victim].restart(&[
         "--cluster-enabled",
         "yes",

@@ -25,6 +25,13 @@ pub fn float(arg: &[u8]) -> Result<f64, CommandError> {
     Ok(v)
 }
 
+/// Parses the optional count of LPOP/SPOP/ZPOPMIN-style commands (non-negative).
+pub fn pop_count(arg: &[u8]) -> Result<usize, CommandError> {
+    let bad = || CommandError::err("value is out of range, must be positive");
+    let n = int(arg).map_err(|_| bad())?;
+    usize::try_from(n).map_err(|_| bad())
+}
+
 /// Case-insensitive comparison of an argument with an option name.
 #[inline]
 pub fn is(arg: &[u8], word: &str) -> bool {

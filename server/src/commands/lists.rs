@@ -1,6 +1,6 @@
 //! List commands, the blocking pops included.
 
-use super::args::{int, is, ArgParser};
+use super::args::{int, is, pop_count, ArgParser};
 use super::flags::*;
 use super::strings::clamp_range;
 use super::typed::{create_list, drop_if_empty, numkeys_positions, read_list, timeout, write_list};
@@ -177,17 +177,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[&[u8]], from: End) -> CmdResult {
             String::from_utf8_lossy(args[0]).to_ascii_lowercase(),
         ));
     }
-    let count = match args.get(2) {
-        Some(c) => {
-            let n =
-                int(c).map_err(|_| CommandError::err("value is out of range, must be positive"))?;
-            if n < 0 {
-                return Err(CommandError::err("value is out of range, must be positive"));
-            }
-            Some(n as usize)
-        }
-        None => None,
-    };
+    let count = args.get(2).map(|c| pop_count(c)).transpose()?;
     let popped = pop_n(ctx, args[1], from, count.unwrap_or(1))?;
     match (popped, count) {
         (None, None) => ctx.out.null(),

@@ -3,7 +3,7 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::args::{int, is, ArgParser};
+use super::args::{int, is, pop_count, ArgParser};
 use super::flags::*;
 use super::hashes::scan_options;
 use super::typed::{create_set, drop_if_empty, numkeys_positions, read_set, write_set};
@@ -152,17 +152,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if args.len() > 3 {
         return Err(CommandError::Syntax);
     }
-    let count = match args.get(2) {
-        Some(c) => {
-            let n =
-                int(c).map_err(|_| CommandError::err("value is out of range, must be positive"))?;
-            if n < 0 {
-                return Err(CommandError::err("value is out of range, must be positive"));
-            }
-            Some(n as usize)
-        }
-        None => None,
-    };
+    let count = args.get(2).map(|c| pop_count(c)).transpose()?;
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
     let mut popped = Vec::new();

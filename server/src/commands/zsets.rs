@@ -3,7 +3,7 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::args::{float, int, is, ArgParser};
+use super::args::{float, int, is, pop_count, ArgParser};
 use super::flags::*;
 use super::hashes::scan_options;
 use super::typed::{create_zset, drop_if_empty, numkeys_positions, read_zset, timeout, write_zset};
@@ -711,17 +711,7 @@ fn zpop(ctx: &mut Ctx<'_>, args: &[&[u8]], max: bool) -> CmdResult {
     if args.len() > 3 {
         return Err(CommandError::Syntax);
     }
-    let count = match args.get(2) {
-        Some(c) => {
-            let n =
-                int(c).map_err(|_| CommandError::err("value is out of range, must be positive"))?;
-            if n < 0 {
-                return Err(CommandError::err("value is out of range, must be positive"));
-            }
-            Some(n as usize)
-        }
-        None => None,
-    };
+    let count = args.get(2).map(|c| pop_count(c)).transpose()?;
     let items = pop_items(ctx, args[1], max, count.unwrap_or(1))?.unwrap_or_default();
     if count.is_none() && ctx.out.is_resp3() {
         // Without COUNT, RESP3 answers a flat [member, score].
