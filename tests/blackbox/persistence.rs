@@ -260,3 +260,23 @@ fn cluster_node_restarted_from_aof_keeps_data_and_identity() {
     });
     assert_eq!(c.cmd_str("GET {user:alice}:profile"), bulk("hi"));
 }
+
+#[test]
+fn relative_expiries_are_logged_as_absolute_times() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str("SET short v PX 400"), simple("OK"));
+    assert_eq!(c.cmd_str("SETEX long 1000 v"), simple("OK"));
+    assert_eq!(c.cmd_str("SET other v"), simple("OK"));
+    assert_eq!(c.cmd_str("PEXPIRE other 400"), Resp::Int(1));
+    let written = std::time::Instant::now();
+    server.kill();
+    // Restart once the short expiries have passed: a replay must not give them new life.
+    wait_for("the expiry time to pass", Duration::from_secs(5), || {
+        (written.elapsed() > Duration::from_millis(600)).then_some(())
+    });
+    server.restart(&["--appendonly", "yes"]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str("EXISTS short other"), Resp::Int(0));
+    assert!(matches!(c.cmd_str("TTL long"), Resp::Int(t) if t > 990 && t <= 1000));
+}

@@ -496,6 +496,14 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], millis: bool, absolute: boo
         t.set_expire(&k, Some(at as u64), ctx.now_ms);
     }
     drop(t);
+    // Propagated as an absolute time (or the deletion it caused).
+    let at_text = at.to_string();
+    ctx.propagate_as(Vec::new());
+    if deleted {
+        ctx.propagate_also(&[b"DEL", args[1]]);
+    } else {
+        ctx.propagate_also(&[b"PEXPIREAT", args[1], at_text.as_bytes()]);
+    }
     ctx.notify(
         notify::GENERIC,
         if deleted { "del" } else { "expire" },

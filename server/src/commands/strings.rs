@@ -202,6 +202,9 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         t.set(&k, Value::from_bytes(args[2]), expiry, ctx.now_ms);
     }
     drop(t);
+    // Replicas and the AOF get the effect with an absolute expiry, so a replay later does
+    // not extend the key's life.
+    propagate_set(ctx, args[1], args[2], proceed, expiry);
     if proceed {
         ctx.notify(notify::STRING, "set", args[1]);
         if matches!(expiry, Expiry::At(_)) {
@@ -219,6 +222,23 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.null();
     }
     Ok(())
+}
+
+/// Propagates a SET that took effect as `SET key value [PXAT <abs>|KEEPTTL]`, and nothing
+/// when it did not.
+fn propagate_set(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], applied: bool, expiry: Expiry) {
+    ctx.propagate_as(Vec::new());
+    if !applied {
+        return;
+    }
+    match expiry {
+        Expiry::At(at) => {
+            let at = at.to_string();
+            ctx.propagate_also(&[b"SET", key, value, b"PXAT", at.as_bytes()]);
+        }
+        Expiry::Keep => ctx.propagate_also(&[b"SET", key, value, b"KEEPTTL"]),
+        Expiry::None => ctx.propagate_also(&[b"SET", key, value]),
+    }
 }
 
 fn setnx(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -245,6 +265,7 @@ fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[&[u8]], millis: bool, cmd: &str) -> C
         Expiry::At(at),
         ctx.now_ms,
     );
+    propagate_set(ctx, args[1], args[3], true, Expiry::At(at));
     ctx.out.ok();
     Ok(())
 }
@@ -316,12 +337,20 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    ctx.propagate_as(Vec::new());
     match change {
         Some(Some(at)) if at <= ctx.now_ms => {
             t.remove(&k, ctx.now_ms);
+            ctx.propagate_also(&[b"DEL", args[1]]);
         }
-        Some(at) => {
-            t.set_expire(&k, at, ctx.now_ms);
+        Some(Some(at)) => {
+            t.set_expire(&k, Some(at), ctx.now_ms);
+            let at = at.to_string();
+            ctx.propagate_also(&[b"PEXPIREAT", args[1], at.as_bytes()]);
+        }
+        Some(None) => {
+            t.set_expire(&k, None, ctx.now_ms);
+            ctx.propagate_also(&[b"PERSIST", args[1]]);
         }
         None => {}
     }
