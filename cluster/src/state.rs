@@ -316,13 +316,7 @@ impl Cluster {
         }
         // Pings.
         let interval = self.ping_interval();
-        let ids: Vec<NodeId> = self
-            .nodes
-            .keys()
-            .filter(|id| **id != self.myself)
-            .cloned()
-            .collect();
-        for id in ids {
+        for id in self.others() {
             // A PING is due `interval` after the last sign of life, and is repeated every
             // `interval` while unanswered; `ping_sent` keeps the first unanswered one, which
             // failure detection measures from.
@@ -498,16 +492,7 @@ impl Cluster {
                 "Failover election won: I'm the new master, config epoch {epoch}, taking over the slots of {old}"
             )),
         ];
-        let others: Vec<NodeId> = self
-            .nodes
-            .keys()
-            .filter(|k| **k != self.myself)
-            .cloned()
-            .collect();
-        for to in others {
-            let msg = self.message(Kind::Pong, Payload::None, now, &to);
-            actions.push(Action::Send { to, msg });
-        }
+        actions.extend(self.broadcast(Kind::Pong, Payload::None, now));
         actions
     }
 
@@ -654,16 +639,7 @@ impl Cluster {
                     n.flags = (n.flags & !flags::PFAIL) | flags::FAIL;
                     n.fail_time = now;
                 }
-                let others: Vec<NodeId> = self
-                    .nodes
-                    .keys()
-                    .filter(|k| **k != self.myself)
-                    .cloned()
-                    .collect();
-                for to in others {
-                    let msg = self.message(Kind::Fail, Payload::Fail(id.clone()), now, &to);
-                    actions.push(Action::Send { to, msg });
-                }
+                actions.extend(self.broadcast(Kind::Fail, Payload::Fail(id.clone()), now));
                 actions.push(Action::Save);
                 self.update_state(now);
             }
@@ -1283,24 +1259,28 @@ impl Cluster {
 
     /// Builds PUBLISH messages to every other node.
     pub fn publish(&mut self, channel: &[u8], message: &[u8], now: u64) -> Vec<Action> {
-        let others: Vec<NodeId> = self
-            .nodes
+        let payload = Payload::Publish {
+            channel: channel.to_vec(),
+            message: message.to_vec(),
+        };
+        self.broadcast(Kind::Publish, payload, now)
+    }
+
+    /// Every known node but this one.
+    fn others(&self) -> Vec<NodeId> {
+        self.nodes
             .keys()
             .filter(|k| **k != self.myself)
             .cloned()
-            .collect();
-        others
+            .collect()
+    }
+
+    /// The same message, to every other node.
+    fn broadcast(&mut self, kind: Kind, payload: Payload, now: u64) -> Vec<Action> {
+        self.others()
             .into_iter()
             .map(|to| {
-                let msg = self.message(
-                    Kind::Publish,
-                    Payload::Publish {
-                        channel: channel.to_vec(),
-                        message: message.to_vec(),
-                    },
-                    now,
-                    &to,
-                );
+                let msg = self.message(kind, payload.clone(), now, &to);
                 Action::Send { to, msg }
             })
             .collect()

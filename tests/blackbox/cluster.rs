@@ -6,6 +6,43 @@ use std::time::Duration;
 
 use crate::harness::*;
 
+/// Runs tests/py/write_load.py against the cluster for `secs` seconds in the background; it
+/// records every acknowledged key in `acked_file`.
+fn spawn_write_load(
+    port: u16,
+    secs: u32,
+    acked_file: std::path::PathBuf,
+) -> std::thread::JoinHandle<std::process::Output> {
+    std::thread::spawn(move || {
+        Command::new("python3")
+            .arg(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../tests/py/write_load.py"),
+            )
+            .args([
+                &port.to_string(),
+                &secs.to_string(),
+                acked_file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    })
+}
+
+/// The slots a node lists for itself in CLUSTER NODES (its `myself` line, from field 9 on).
+fn own_slots(node: &TestServer) -> String {
+    let text = String::from_utf8_lossy(&node.cli(&["cluster", "nodes"]).stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("myself"))
+        .expect("a myself line")
+        .to_string();
+    line.split_whitespace()
+        .skip(8)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The bus port a node recorded for itself in its nodes.conf.
 fn bus_port(node: &TestServer) -> String {
     let conf = std::fs::read_to_string(node.dir.join("nodes.conf")).unwrap();
@@ -273,8 +310,7 @@ fn ask_redirect_during_migration() {
 fn restart_all_nodes_keeps_ids_and_slots() {
     let mut cluster = TestCluster::start(3, 1, &[]);
     let before: Vec<String> = (0..6).map(|i| cluster.id(i)).collect();
-    let slots_before =
-        String::from_utf8_lossy(&cluster.nodes[0].cli(&["cluster", "slots"]).stdout).into_owned();
+    let slots_before: Vec<String> = cluster.nodes.iter().map(own_slots).collect();
     let mut restarted = Vec::new();
     for n in cluster.nodes.drain(..) {
         let mut n = n;
@@ -291,9 +327,8 @@ fn restart_all_nodes_keeps_ids_and_slots() {
     cluster.wait_healthy();
     let after: Vec<String> = (0..6).map(|i| cluster.id(i)).collect();
     assert_eq!(before, after);
-    let slots_after =
-        String::from_utf8_lossy(&cluster.nodes[0].cli(&["cluster", "slots"]).stdout).into_owned();
-    assert_eq!(slots_before.lines().count(), slots_after.lines().count());
+    let slots_after: Vec<String> = cluster.nodes.iter().map(own_slots).collect();
+    assert_eq!(slots_before, slots_after);
 }
 
 /// Reads back every key listed in `file` and returns how many are missing.
@@ -328,16 +363,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     let port = cluster.nodes[0].port;
     let load_file = dir.join("acked-1");
     let lf = load_file.clone();
-    let load = std::thread::spawn(move || {
-        Command::new("python3")
-            .arg(
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../tests/py/write_load.py"),
-            )
-            .args([&port.to_string(), "8", lf.to_str().unwrap()])
-            .output()
-            .unwrap()
-    });
+    let load = spawn_write_load(port, 8, lf);
     std::thread::sleep(Duration::from_millis(1500));
     // Kill the primary that is not our entry point.
     let victim = 1;
@@ -387,16 +413,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     // Fail back with CLUSTER FAILOVER under a second write load: nothing acknowledged is lost.
     let load_file2 = dir.join("acked-2");
     let lf2 = load_file2.clone();
-    let load2 = std::thread::spawn(move || {
-        Command::new("python3")
-            .arg(
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../tests/py/write_load.py"),
-            )
-            .args([&port.to_string(), "5", lf2.to_str().unwrap()])
-            .output()
-            .unwrap()
-    });
+    let load2 = spawn_write_load(port, 5, lf2);
     std::thread::sleep(Duration::from_millis(1000));
     let mut c = cluster.nodes[victim].raw();
     assert_eq!(c.cmd_str("CLUSTER FAILOVER"), simple("OK"));

@@ -32,6 +32,35 @@ pub fn pop_count(arg: &[u8]) -> Result<usize, CommandError> {
     usize::try_from(n).map_err(|_| bad())
 }
 
+/// Replies with a HELP text: an array of simple strings.
+pub fn reply_help(ctx: &mut crate::dispatch::Ctx<'_>, lines: &[&str]) -> crate::error::CmdResult {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+/// Picks random elements the way SRANDMEMBER / HRANDFIELD / ZRANDMEMBER do with a count:
+/// distinct elements for a positive count, repeats allowed for a negative one.
+pub fn random_picks<T: Clone>(items: &[T], count: i64) -> Vec<T> {
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    if count >= 0 {
+        items
+            .choose_multiple(&mut rng, count as usize)
+            .cloned()
+            .collect()
+    } else if items.is_empty() {
+        Vec::new()
+    } else {
+        (0..count.unsigned_abs())
+            .map(|_| items[rng.gen_range(0..items.len())].clone())
+            .collect()
+    }
+}
+
 /// Case-insensitive comparison of an argument with an option name.
 #[inline]
 pub fn is(arg: &[u8], word: &str) -> bool {

@@ -873,9 +873,5 @@ fn cluster_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         "SLOTS",
         "HELP",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    Ok(())
+    super::args::reply_help(ctx, &lines)
 }

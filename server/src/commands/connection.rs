@@ -688,9 +688,5 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    Ok(())
+    super::args::reply_help(ctx, &lines)
 }

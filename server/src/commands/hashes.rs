@@ -1,7 +1,6 @@
 //! Hash commands.
 
 use rand::seq::SliceRandom;
-use rand::Rng;
 
 use super::args::{float, int, is, ArgParser};
 use super::flags::*;
@@ -279,20 +278,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let picked: Vec<&(Vec<u8>, Vec<u8>)> = if count >= 0 {
-        pairs.choose_multiple(&mut rng, count as usize).collect()
-    } else {
-        if pairs.is_empty() {
-            Vec::new()
-        } else {
-            (0..count.unsigned_abs())
-                .map(|_| &pairs[rng.gen_range(0..pairs.len())])
-                .collect()
-        }
-    };
+    let picked = super::args::random_picks(&pairs, count);
     if with_values && ctx.out.is_resp3() {
         ctx.out.array(picked.len());
-        for (f, v) in picked {
+        for (f, v) in &picked {
             ctx.out.array(2);
             ctx.out.bulk(f);
             ctx.out.bulk(v);
@@ -300,7 +289,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     } else {
         ctx.out
             .array(picked.len() * if with_values { 2 } else { 1 });
-        for (f, v) in picked {
+        for (f, v) in &picked {
             ctx.out.bulk(f);
             if with_values {
                 ctx.out.bulk(v);

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::args::{float, int, is, ArgParser};
+use super::args::{float, int, is, reply_help as help, ArgParser};
 use super::flags::{self, *};
 use super::{CommandSpec, CommandTable, KeySpec, TABLE};
 use crate::config::ConfigError;
@@ -539,14 +539,6 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
         .map_err(|e| CommandError::err(format!("Rewriting config file: {e}")))?;
     tracing::info!("CONFIG REWRITE executed with success.");
     ctx.out.ok();
-    Ok(())
-}
-
-fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
     Ok(())
 }
 

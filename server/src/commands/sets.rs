@@ -1,7 +1,6 @@
 //! Set commands.
 
 use rand::seq::SliceRandom;
-use rand::Rng;
 
 use super::args::{int, is, pop_count, ArgParser};
 use super::flags::*;
@@ -205,24 +204,11 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             Some(m) => ctx.out.bulk(m),
             None => ctx.out.null(),
         },
-        Some(n) if n >= 0 => {
-            let picked: Vec<Vec<u8>> = members
-                .choose_multiple(&mut rng, n as usize)
-                .cloned()
-                .collect();
+        Some(n) => {
+            let picked = super::args::random_picks(&members, n);
             ctx.out.array(picked.len());
             for m in &picked {
                 ctx.out.bulk(m);
-            }
-        }
-        Some(n) => {
-            if members.is_empty() {
-                ctx.out.array(0);
-            } else {
-                ctx.out.array(n.unsigned_abs() as usize);
-                for _ in 0..n.unsigned_abs() {
-                    ctx.out.bulk(&members[rng.gen_range(0..members.len())]);
-                }
             }
         }
     }

@@ -1,7 +1,6 @@
 //! Sorted-set commands.
 
 use rand::seq::SliceRandom;
-use rand::Rng;
 
 use super::args::{float, int, is, pop_count, ArgParser};
 use super::flags::*;
@@ -883,17 +882,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         }
         return Ok(());
     };
-    let picked: Vec<Item> = if count >= 0 {
-        all.choose_multiple(&mut rng, count as usize)
-            .cloned()
-            .collect()
-    } else if all.is_empty() {
-        Vec::new()
-    } else {
-        (0..count.unsigned_abs())
-            .map(|_| all[rng.gen_range(0..all.len())].clone())
-            .collect()
-    };
+    let picked = super::args::random_picks(&all, count);
     reply_items(ctx, &picked, with_scores);
     Ok(())
 }
