@@ -2,21 +2,28 @@
 //! files, check-aof.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::harness::*;
 
-/// Writes `SET w:<i> <i>` on several connections until `stop`; returns acknowledged keys.
-fn write_until(port: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
+/// Writes `SET w:<i> <i>` (i counting up from `first`) on several connections until `stop`;
+/// returns the acknowledged numbers and counts them in `acked_count` as they come.
+fn write_until(
+    port: u16,
+    first: u64,
+    stop: Arc<AtomicBool>,
+    acked_count: Arc<AtomicU64>,
+) -> Vec<std::thread::JoinHandle<Vec<u64>>> {
     (0..4u64)
         .map(|t| {
             let stop = stop.clone();
+            let acked_count = acked_count.clone();
             std::thread::spawn(move || {
                 let mut c = RawConn::connect(port);
                 let mut acked = Vec::new();
-                let mut i = t;
+                let mut i = first + t;
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("w:{i}");
                     if c.stream
@@ -27,7 +34,10 @@ fn write_until(port: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<
                     }
                     let mut buf = [0u8; 5];
                     match std::io::Read::read_exact(&mut c.stream, &mut buf) {
-                        Ok(()) if &buf == b"+OK\r\n" => acked.push(i),
+                        Ok(()) if &buf == b"+OK\r\n" => {
+                            acked.push(i);
+                            acked_count.fetch_add(1, Ordering::Relaxed);
+                        }
                         _ => break,
                     }
                     i += 4;
@@ -44,8 +54,18 @@ fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
     let mut all_acked: Vec<u64> = Vec::new();
     for round in 0..5u64 {
         let stop = Arc::new(AtomicBool::new(false));
-        let writers = write_until(server.port, stop.clone());
-        std::thread::sleep(Duration::from_millis(150 + round * 37));
+        let acked_count = Arc::new(AtomicU64::new(0));
+        // Each round writes fresh keys, so a write lost now is not hidden by an older one.
+        let writers = write_until(
+            server.port,
+            round * 1_000_000_000,
+            stop.clone(),
+            acked_count.clone(),
+        );
+        // Kill mid-stream once enough writes are acknowledged, at a varying moment.
+        wait_for("acknowledged writes", Duration::from_secs(20), || {
+            (acked_count.load(Ordering::Relaxed) >= 40 + round * 13).then_some(())
+        });
         server.kill();
         stop.store(true, Ordering::Relaxed);
         for w in writers {
@@ -106,8 +126,11 @@ fn rewrite_under_load_loses_nothing_and_shrinks_the_file() {
     });
     let before = size(&mut c);
     let stop = Arc::new(AtomicBool::new(false));
-    let writers = write_until(server.port, stop.clone());
-    std::thread::sleep(Duration::from_millis(100));
+    let acked_count = Arc::new(AtomicU64::new(0));
+    let writers = write_until(server.port, 0, stop.clone(), acked_count.clone());
+    wait_for("writes under way", Duration::from_secs(10), || {
+        (acked_count.load(Ordering::Relaxed) >= 100).then_some(())
+    });
     assert_eq!(
         c.cmd_str("BGREWRITEAOF"),
         simple("Background append only file rewriting started")

@@ -24,6 +24,9 @@ pub struct ClusterNode {
     routing: RwLock<Arc<Routing>>,
     version: AtomicU64,
     actions: mpsc::UnboundedSender<Action>,
+    /// Serialises writers of nodes.conf (they share one temporary file) and holds the
+    /// state version last written, so an older snapshot never overwrites a newer one.
+    saved_version: Mutex<u64>,
     /// Where nodes.conf lives.
     pub config_path: PathBuf,
 }
@@ -42,6 +45,7 @@ impl ClusterNode {
             version: AtomicU64::new(1),
             actions,
             config_path,
+            saved_version: Mutex::new(0),
         }
     }
 
@@ -56,16 +60,31 @@ impl ClusterNode {
     }
 
     /// Runs `f` on the state, then republishes routing and hands the actions to the driver.
+    ///
+    /// A [`Action::Save`] is carried out here, before returning and before any later
+    /// action is sent: a command that changed the configuration replies only once nodes.conf
+    /// holds the change (as Redis does), and a vote is on disk before it leaves the node.
     pub fn with<R>(&self, f: impl FnOnce(&mut Cluster) -> (R, Vec<Action>)) -> R {
-        let (result, actions) = {
+        let (result, actions, snapshot) = {
             let mut state = self.state.lock();
             let (result, actions) = f(&mut state);
             *self.routing.write() = Arc::new(Routing::from_state(&state));
-            (result, actions)
+            let version = self.version.fetch_add(1, Ordering::AcqRel) + 1;
+            let snapshot = actions
+                .iter()
+                .any(|a| matches!(a, Action::Save))
+                .then(|| (cluster::nodes_conf::render_file(&state), version));
+            (result, actions, snapshot)
         };
-        self.version.fetch_add(1, Ordering::AcqRel);
+        if let Some((text, version)) = snapshot {
+            if let Err(e) = self.write_config(&text, version) {
+                tracing::warn!("Could not save the cluster configuration: {e}");
+            }
+        }
         for a in actions {
-            let _ = self.actions.send(a);
+            if !matches!(a, Action::Save) {
+                let _ = self.actions.send(a);
+            }
         }
         result
     }
@@ -77,7 +96,23 @@ impl ClusterNode {
 
     /// Writes nodes.conf atomically (temp file, fsync, rename).
     pub fn save(&self) -> std::io::Result<()> {
-        let text = self.read(cluster::nodes_conf::render_file);
+        let (text, version) = {
+            let state = self.state.lock();
+            (
+                cluster::nodes_conf::render_file(&state),
+                self.version.load(Ordering::Acquire),
+            )
+        };
+        self.write_config(&text, version)
+    }
+
+    /// Writes `text` (the state at `version`) to nodes.conf atomically: temporary file,
+    /// fsync, rename. Skipped when a snapshot at least as new is already written.
+    fn write_config(&self, text: &str, version: u64) -> std::io::Result<()> {
+        let mut saved = self.saved_version.lock();
+        if *saved > version {
+            return Ok(());
+        }
         let tmp = self.config_path.with_extension("tmp");
         {
             use std::io::Write;
@@ -95,6 +130,7 @@ impl ClusterNode {
                 let _ = d.sync_all();
             }
         }
+        *saved = version;
         Ok(())
     }
 }
