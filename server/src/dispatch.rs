@@ -6,6 +6,7 @@
 //!    (`-ERR unknown subcommand`);
 //! 2. arity (`-ERR wrong number of arguments`);
 //! 3. authentication (`-NOAUTH`);
+//!    3b. a script running past `busy-reply-threshold` (`-BUSY`, except ALLOW_BUSY commands);
 //! 4. cluster routing (MOVED / ASK / CROSSSLOT / CLUSTERDOWN) — arrives with cluster mode;
 //! 5. maxmemory (`-OOM`) — arrives with eviction;
 //! 6. a RESP2 connection in subscribed mode accepts only the subscribe family;
@@ -290,6 +291,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     }
+    // 3b. A script running past busy-reply-threshold: only ALLOW_BUSY commands run.
+    if ctx.server.scripts.is_busy() && !spec.has(flags::ALLOW_BUSY) {
+        reject(ctx, Some(spec), &busy_error(ctx.server));
+        return Flow::Continue;
+    }
     // 4. Cluster routing.
     if let Some(node) = &ctx.server.cluster {
         if let Err(e) = route(ctx, node, spec, args) {
@@ -507,6 +513,23 @@ pub fn serve_blocked(
             ready.extend(more);
         }
     }
+}
+
+/// The `-BUSY` refusal, naming the command that can stop the busy script.
+fn busy_error(server: &Server) -> CommandError {
+    let function = server
+        .scripts
+        .busy_scripts()
+        .first()
+        .is_some_and(|s| s.is_function);
+    let kill = if function {
+        "FUNCTION KILL"
+    } else {
+        "SCRIPT KILL"
+    };
+    CommandError::Other(format!(
+        "BUSY Redis is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
+    ))
 }
 
 /// Answers an error for a command refused before execution.

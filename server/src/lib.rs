@@ -32,6 +32,7 @@ pub mod notify;
 pub mod pubsub;
 pub mod replication;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod stats;
 pub mod types;

@@ -154,7 +154,14 @@ pub async fn accept_loop(
         let Ok(std_stream) = stream.into_std() else {
             continue;
         };
-        let _ = workers[next % workers.len()].send(std_stream);
+        // A worker stuck in a busy script cannot serve; new connections (SCRIPT KILL...)
+        // go to another one.
+        let count = workers.len();
+        let target = (0..count)
+            .map(|i| (next + i) % count)
+            .find(|&w| !server.scripts.worker_is_busy(w))
+            .unwrap_or(next % count);
+        let _ = workers[target].send(std_stream);
         next = next.wrapping_add(1);
     }
 }

@@ -108,6 +108,8 @@ pub struct Server {
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     /// maxmemory watcher.
     pub evictor: crate::evict::Evictor,
+    /// Script cache, function libraries, busy scripts.
+    pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
@@ -154,6 +156,7 @@ impl Server {
             runtime: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
             evictor: Default::default(),
+            scripts: Default::default(),
         }
     }
 

@@ -36,10 +36,12 @@ pub struct WorkerStats {
     /// Held (shared) by this worker while a write runs and replication is not streaming
     /// yet; see `Replication::activate`.
     pub repl_gate: parking_lot::RwLock<()>,
+    /// This worker's position in `Stats::workers`.
+    pub index: usize,
 }
 
 impl WorkerStats {
-    fn new(commands: usize) -> Self {
+    fn new(commands: usize, index: usize) -> Self {
         WorkerStats {
             commands: AtomicU64::new(0),
             net_input: AtomicU64::new(0),
@@ -48,6 +50,7 @@ impl WorkerStats {
             keyspace_misses: AtomicU64::new(0),
             per_command: (0..commands).map(|_| CommandStats::default()).collect(),
             repl_gate: parking_lot::RwLock::new(()),
+            index,
         }
     }
 
@@ -81,7 +84,7 @@ impl Stats {
     pub fn new(workers: usize, commands: usize) -> Self {
         Stats {
             workers: (0..workers + 1)
-                .map(|_| WorkerStats::new(commands))
+                .map(|i| WorkerStats::new(commands, i))
                 .collect(),
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),

@@ -16,6 +16,7 @@ mod persistence;
 mod protocol;
 mod pubsub;
 mod replication;
+mod scripting;
 mod strings;
 mod tools;
 mod transactions;

@@ -21,6 +21,7 @@ pub mod lists;
 pub mod migrate;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -314,6 +315,7 @@ static TOP_LEVEL: &[&[CommandSpec]] = &[
     cluster::COMMANDS,
     migrate::COMMANDS,
     replication::COMMANDS,
+    scripting::COMMANDS,
     functions::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,

@@ -57,6 +57,11 @@ impl SlotCell {
     pub fn hold(&self) -> SlotHold<'_> {
         self.lock.lock()
     }
+
+    /// Like [`SlotCell::hold`], giving up after `timeout`.
+    pub fn try_hold_for(&self, timeout: std::time::Duration) -> Option<SlotHold<'_>> {
+        self.lock.try_lock_for(timeout)
+    }
 }
 
 impl Deref for TableGuard<'_> {

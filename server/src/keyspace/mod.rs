@@ -105,6 +105,12 @@ impl Keyspace {
             .collect()
     }
 
+    /// Holds one slot's lock unless another thread keeps it longer than `timeout` (for
+    /// locks taken out of ascending order, which could otherwise deadlock).
+    pub fn try_hold_for(&self, slot: u16, timeout: std::time::Duration) -> Option<SlotHold<'_>> {
+        self.slots[slot as usize].try_hold_for(timeout)
+    }
+
     /// Locks the tables of all `slots` (duplicates allowed) in ascending order.
     pub fn lock_slots(&self, slots: impl IntoIterator<Item = u16>) -> SlotLocks<'_> {
         let mut wanted: Vec<u16> = slots.into_iter().collect();

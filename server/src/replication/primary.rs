@@ -9,11 +9,16 @@ use super::{encode_command, ReplicaLink};
 use crate::client::ClientInfo;
 use crate::server::Server;
 
-/// Serializes the whole keyspace as commands that rebuild it: `FLUSHALL`, then one
+/// Serializes the whole keyspace as commands that rebuild it: `FLUSHALL`, the function
+/// libraries (`FUNCTION FLUSH`, `FUNCTION RESTORE`), then one
 /// `RESTORE key <abs-ms|0> <payload> REPLACE ABSTTL` per key. The caller holds the stream
 /// lock, so the snapshot matches the stream offset exactly.
 pub fn snapshot_commands(server: &Server, now_ms: u64) -> Vec<u8> {
     let mut out = encode_command(&[b"FLUSHALL"]);
+    out.extend(encode_command(&[b"FUNCTION", b"FLUSH"]));
+    if let Some(payload) = crate::commands::functions::dump_payload(server) {
+        out.extend(encode_command(&[b"FUNCTION", b"RESTORE", &payload]));
+    }
     for slot in 0..cluster::SLOT_COUNT as u16 {
         let t = server.keyspace.lock(slot);
         for e in t.iter() {
