@@ -3,6 +3,7 @@
 
     python3 benches/compare.py            # full run (about 10 minutes)
     python3 benches/compare.py --quick    # fewer workloads and rounds (about 2 minutes)
+    python3 benches/compare.py --scripting  # EVAL / EVALSHA workloads only
 
 It builds the release binary, starts redis-server and cinnabar with the same settings on
 free loopback ports (persistence off), and runs the same redis-benchmark workloads against
@@ -80,6 +81,17 @@ def start_pair(workdir, cores=None):
     return redis, cinnabar
 
 
+LIKE_SCRIPT = "local count = redis.call('INCR', KEYS[1]) redis.call('SADD', KEYS[2], ARGV[1]) return count"
+
+# Script workloads (--scripting): the EVAL of INCR on one key, and the seed's like
+# script by EVALSHA on random posts.
+SCRIPT_TESTS = {
+    "eval_incr": lambda port: ["eval", "return redis.call('incr',KEYS[1])", "1", "k"],
+    "evalsha_like": lambda port: ["evalsha", cli(port, "script", "load", LIKE_SCRIPT), "2",
+                                  "{post:__rand_int__}:c", "{post:__rand_int__}:u", "user:__rand_int__"],
+}
+
+
 def bench(server, test, pipeline, size, requests, clients=50):
     cli(server.port, "flushall")
     if test == "lrange_100":
@@ -89,10 +101,11 @@ def bench(server, test, pipeline, size, requests, clients=50):
     if test.startswith("lrange"):
         # Each LRANGE_100 moves 100 elements: keep the data volume comparable to the others.
         requests = max(requests // 20, 1000)
+    what = SCRIPT_TESTS[test](server.port) if test in SCRIPT_TESTS else ["-t", test]
     before = cpu_seconds(server.proc.pid)
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(server.port), "-t", test, "-n", str(requests), "-c", str(clients),
-         "-P", str(pipeline), "-r", "1000000", "-d", str(size), "--csv"],
+        ["redis-benchmark", "-p", str(server.port), "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "-r", "1000000", "-d", str(size), "--csv", *what],
         capture_output=True, text=True).stdout
     cpu = cpu_seconds(server.proc.pid) - before
     rows = list(csv.reader(io.StringIO(out)))
@@ -122,6 +135,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--cores", default=None, help="pin both servers to these cores (taskset list)")
     ap.add_argument("--memory-only", action="store_true", help="only the RSS-per-key measurement")
+    ap.add_argument("--scripting", action="store_true", help="only the EVAL / EVALSHA workloads")
     args = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
@@ -144,6 +158,8 @@ def main():
                "workloads": {}, "memory": {}}
     if args.memory_only:
         tests = []
+    if args.scripting:
+        tests, sizes, requests = list(SCRIPT_TESTS), [10], {1: 100_000, 16: 200_000}
     try:
         for size in sizes:
             for pipeline in pipelines:
@@ -160,7 +176,7 @@ def main():
                     print(f"{name:32s} rps {med['redis']['rps']:>11.0f} / {med['cinnabar']['rps']:>11.0f} = {ratio:5.2f}x"
                           f"   cpu/req {cpu:5.2f}x   p99 {med['redis']['p99']:.3f} / {med['cinnabar']['p99']:.3f} ms",
                           flush=True)
-        for size in (10, 100):
+        for size in ((10, 100) if not args.scripting else ()):
             keys = 1_000_000 if not args.quick else 200_000
             mem = {s.name: memory_per_key(s, keys, size) for s in (redis, cinnabar)}
             results["memory"][f"{keys} keys, {size} B values"] = mem

@@ -159,7 +159,7 @@ pub async fn accept_loop(
         let count = workers.len();
         let target = (0..count)
             .map(|i| (next + i) % count)
-            .find(|&w| !server.scripts.worker_is_busy(w))
+            .find(|&w| !server.stats.workers[w].script_running.load(Relaxed))
             .unwrap_or(next % count);
         let _ = workers[target].send(std_stream);
         next = next.wrapping_add(1);

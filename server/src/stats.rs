@@ -38,6 +38,9 @@ pub struct WorkerStats {
     pub repl_gate: parking_lot::RwLock<()>,
     /// This worker's position in `Stats::workers`.
     pub index: usize,
+    /// Set while this worker runs a script: new connections go to other workers, so that
+    /// SCRIPT KILL reaches one that is not stuck in a long script.
+    pub script_running: std::sync::atomic::AtomicBool,
 }
 
 impl WorkerStats {
@@ -51,6 +54,7 @@ impl WorkerStats {
             per_command: (0..commands).map(|_| CommandStats::default()).collect(),
             repl_gate: parking_lot::RwLock::new(()),
             index,
+            script_running: Default::default(),
         }
     }
 

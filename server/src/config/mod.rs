@@ -157,6 +157,8 @@ pub struct Settings {
     pub slowlog_slower_than: i64,
     /// `slowlog-max-len`.
     pub slowlog_max_len: usize,
+    /// `busy-reply-threshold` in milliseconds (0: never busy).
+    pub busy_reply_threshold_ms: u64,
     /// `latency-monitor-threshold` in milliseconds (0: off).
     pub latency_threshold_ms: u64,
     /// `requirepass` (empty: no password).
@@ -225,6 +227,7 @@ impl Config {
             normal_output_hard_limit: 0,
             slowlog_slower_than: 10000,
             slowlog_max_len: 128,
+            busy_reply_threshold_ms: 5000,
             latency_threshold_ms: 0,
             requirepass: String::new(),
             maxmemory: 0,
@@ -381,6 +384,7 @@ impl Config {
             normal_output_hard_limit: normal_hard,
             slowlog_slower_than: num("slowlog-log-slower-than"),
             slowlog_max_len: num("slowlog-max-len") as usize,
+            busy_reply_threshold_ms: num("busy-reply-threshold").max(0) as u64,
             latency_threshold_ms: num("latency-monitor-threshold") as u64,
             requirepass: v.get("requirepass").cloned().unwrap_or_default(),
             maxmemory: num("maxmemory") as u64,

@@ -578,10 +578,6 @@ pub(crate) fn run(
     read_only: bool,
 ) -> CmdResult {
     let server = ctx.server;
-    server
-        .scripts
-        .calls
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     with_vm(server, |vm| {
         let (function, name, is_function) = match target {
             Target::Script { sha, body } => (vm.script(server, sha, body)?, sha.to_string(), false),
@@ -616,7 +612,8 @@ pub(crate) fn run(
                 .map_err(lua_err)?;
         }
         SCRIPT_RESP3.with(|c| c.set(false));
-        let threshold = ctx.settings_busy_threshold();
+        let ms = ctx.settings.busy_reply_threshold_ms;
+        let threshold = (ms > 0).then(|| Duration::from_millis(ms));
         RUN.with(|r| {
             *r.borrow_mut() = Some(RunMeta {
                 started: Instant::now(),
@@ -630,8 +627,8 @@ pub(crate) fn run(
                 busy: None,
             })
         });
-        let worker = ctx.stats.index;
-        server.scripts.set_running(worker, true);
+        let running = &ctx.stats.script_running;
+        running.store(true, Ordering::Relaxed);
         let declared: Vec<u16> = keys.iter().map(|k| cluster::key_hash_slot(k)).collect();
         let state = RefCell::new(CallState::new(ctx, &declared, read_only, &name));
         let outcome = lua.scope(|scope| {
@@ -650,7 +647,7 @@ pub(crate) fn run(
             let _ = vm.hidden.raw_set("raw", Value::Nil);
             result
         });
-        server.scripts.set_running(worker, false);
+        running.store(false, Ordering::Relaxed);
         let busy = RUN.with(|r| r.borrow_mut().take()).and_then(|m| m.busy);
         if let Some(busy) = &busy {
             server.scripts.unmark_busy(busy);
@@ -701,14 +698,6 @@ fn script_error(value: &Value, name: &str, is_function: bool) -> String {
         }
         Value::Error(e) => error_text(first_line(&e.to_string())),
         other => format!("ERR Error running script: {other:?}"),
-    }
-}
-
-impl Ctx<'_> {
-    /// `busy-reply-threshold` as a duration (`None` when 0).
-    fn settings_busy_threshold(&self) -> Option<Duration> {
-        let ms = self.server.config.get_i64("busy-reply-threshold");
-        (ms > 0).then(|| Duration::from_millis(ms as u64))
     }
 }
 

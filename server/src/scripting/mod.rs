@@ -60,10 +60,6 @@ pub struct Scripts {
     pub libraries: RwLock<functions::Libraries>,
     busy: Mutex<Vec<Arc<BusyScript>>>,
     busy_count: AtomicUsize,
-    /// Bit `i` is set while worker `i` runs a script.
-    running_workers: AtomicU64,
-    /// Scripts and functions run (for INFO).
-    pub calls: AtomicU64,
 }
 
 impl Scripts {
@@ -113,25 +109,6 @@ impl Scripts {
     #[inline]
     pub fn is_busy(&self) -> bool {
         self.busy_count.load(Ordering::Relaxed) > 0
-    }
-
-    /// Whether worker `index` is running a script: new connections go elsewhere, so that
-    /// SCRIPT KILL reaches a worker that is not stuck in a long script.
-    pub fn worker_is_busy(&self, index: usize) -> bool {
-        index < 64 && self.running_workers.load(Ordering::Relaxed) & (1 << index) != 0
-    }
-
-    pub(crate) fn set_running(&self, worker: usize, running: bool) {
-        if worker >= 64 {
-            return;
-        }
-        if running {
-            self.running_workers
-                .fetch_or(1 << worker, Ordering::Relaxed);
-        } else {
-            self.running_workers
-                .fetch_and(!(1 << worker), Ordering::Relaxed);
-        }
     }
 
     /// The busy scripts, oldest first.
