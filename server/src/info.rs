@@ -194,6 +194,13 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
                 let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
                 (pages.max(0) as u64) * (size.max(0) as u64)
             };
+            let (functions, libraries) = {
+                let libs = server.scripts.libraries.read();
+                (
+                    libs.libs.values().map(|l| l.functions.len()).sum::<usize>(),
+                    libs.libs.len(),
+                )
+            };
             let frag = if used > 0 {
                 rss as f64 / used as f64
             } else {
@@ -201,12 +208,16 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
             };
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:0\r\nnumber_of_cached_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_allocated:{used}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\nused_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\ntotal_system_memory:{total}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:31744\r\nused_memory_scripts:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_allocated:{used}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\n",
                 memory::human(used),
                 memory::human(rss),
                 memory::human(peak),
                 if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 100.0 },
                 memory::human(total),
+                server.scripts.cached_bytes(),
+                server.scripts.cached(),
+                functions,
+                libraries,
                 memory::human(maxmemory),
                 config.settings().maxmemory_policy,
                 rss as i64 - used as i64,

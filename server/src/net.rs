@@ -94,6 +94,8 @@ pub fn start_workers(server: &Arc<Server>) -> Vec<mpsc::UnboundedSender<std::net
             let server = server.clone();
             std::thread::Builder::new()
                 .name(format!("worker-{index}"))
+                // Room for deep Lua scripts and nested replies (virtual until touched).
+                .stack_size(16 << 20)
                 .spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()

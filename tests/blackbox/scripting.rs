@@ -234,6 +234,18 @@ fn sandbox_refuses_escapes_and_new_globals() {
         e.contains("Script attempted to create global variable 'f'"),
         "{e}"
     );
+    // Hostile values get errors or truncated replies, never a crash.
+    for script in [
+        "local t = {} t[1] = t return t",
+        "local t = {} t.map = t return t",
+        "local t = {} t[1] = t return cjson.encode(t)",
+        "return cjson.decode(string.rep('[', 100000))",
+        "local function f() return f() + 1 end return f()",
+        "return redis.call('get', string.rep('x', 100000))",
+    ] {
+        eval(&mut c, script, &[], &[]);
+        assert_eq!(c.cmd_str("PING"), simple("PONG"), "after {script}");
+    }
     // Locals are fine, and the libraries scripts use are there.
     assert_eq!(
         eval(
@@ -294,7 +306,15 @@ fn evalsha_script_cache_and_flush() {
     );
     // EVAL caches too.
     eval(&mut c, "return 'cached'", &[], &[]);
+    assert!(c
+        .cmd_str("INFO memory")
+        .text()
+        .contains("number_of_cached_scripts:2\r\n"));
     assert_eq!(c.cmd_str("SCRIPT FLUSH"), simple("OK"));
+    assert!(c
+        .cmd_str("INFO memory")
+        .text()
+        .contains("number_of_cached_scripts:0\r\n"));
     assert_eq!(
         c.cmd(&[b"EVALSHA", sha.as_slice(), b"1", b"k", b"5"]),
         error("NOSCRIPT No matching script. Please use EVAL.")

@@ -16,7 +16,7 @@ use mlua::{Lua, Table, Value};
 use crate::resp::Reply;
 
 /// How deep nested tables are followed before they are answered as null.
-const MAX_DEPTH: u32 = 1000;
+const MAX_DEPTH: u32 = 100;
 
 /// Parses one reply from `buf[*pos..]` (written by our own reply writer) into a Lua value.
 pub(crate) fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
