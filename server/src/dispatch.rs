@@ -439,6 +439,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
         .info
         .last_cmd
         .store(id, std::sync::atomic::Ordering::Relaxed);
+    if result.is_ok() && spec.has(flags::WRITE) {
+        WorkerStats::bump(&ctx.stats.dirty, 1);
+    }
     if let Err(e) = &result {
         WorkerStats::bump(&cs.failed, 1);
         ctx.server.stats.count_error(&e.code());

@@ -227,8 +227,12 @@ fn render_section(server: &Server, section: &str, s: &mut String) {
             let aof = server.replication.aof.read().clone();
             let _ = write!(
                 s,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:-1\r\n",
+                crate::snapshot::changes_since_save(server),
+                server.snapshot.in_progress.load(Relaxed) as u8,
                 server.lastsave.load(Relaxed),
+                if server.snapshot.last_failed.load(Relaxed) { "err" } else { "ok" },
+                match server.snapshot.last_duration_s.load(Relaxed) { u64::MAX => -1, d => d as i64 },
             );
             match aof {
                 None => s.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n"),

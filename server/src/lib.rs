@@ -34,6 +34,7 @@ pub mod replication;
 pub mod resp;
 pub mod scripting;
 pub mod server;
+pub mod snapshot;
 pub mod stats;
 pub mod types;
 
@@ -177,6 +178,10 @@ pub fn run(args: Vec<String>) -> i32 {
             eprintln!("{e}");
             return 1;
         }
+    } else if let Err(e) = snapshot::load(&server) {
+        tracing::error!("{e}");
+        eprintln!("{e}");
+        return 1;
     }
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server
@@ -217,6 +222,17 @@ pub fn run(args: Vec<String>) -> i32 {
     if let Some(aof) = server.replication.aof.read().as_ref() {
         aof.flush();
         tracing::info!("Calling fsync() on the AOF file.");
+    }
+    // As Redis: save on the way out when SHUTDOWN SAVE asks, or when `save` rules exist
+    // (unless SHUTDOWN NOSAVE).
+    let mode = server
+        .shutdown_save
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if mode == 1 || (mode == 0 && !snapshot::rules(&server).is_empty()) {
+        tracing::info!("Saving the final snapshot before exiting.");
+        if let Err(e) = snapshot::save(&server) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+        }
     }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
@@ -365,6 +381,7 @@ async fn cron(server: Arc<Server>) {
         server.stats.sample_ops(now);
         memory::update_peak(&server);
         maybe_rewrite_aof(&server);
+        snapshot::maybe_save(&server, now / 1000);
         if server
             .active_expire
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -108,6 +108,10 @@ pub struct Server {
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     /// maxmemory watcher.
     pub evictor: crate::evict::Evictor,
+    /// SAVE / BGSAVE state.
+    pub snapshot: crate::snapshot::SnapshotState,
+    /// What SHUTDOWN asked for: 0 default (save if `save` rules exist), 1 SAVE, 2 NOSAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     /// Script cache, function libraries, busy scripts.
     pub scripts: crate::scripting::Scripts,
 }
@@ -157,6 +161,8 @@ impl Server {
             me: std::sync::OnceLock::new(),
             evictor: Default::default(),
             scripts: Default::default(),
+            snapshot: Default::default(),
+            shutdown_save: Default::default(),
         }
     }
 
@@ -232,7 +238,16 @@ impl Server {
             .expect("the server lives in an Arc")
     }
 
-    /// Requests a clean shutdown.
+    /// Successful writes since start-up, all workers.
+    pub fn dirty(&self) -> u64 {
+        self.stats
+            .workers
+            .iter()
+            .map(|w| w.dirty.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Asks the main loop to exit.
     pub fn request_shutdown(&self) {
         self.shutdown.notify_one();
     }

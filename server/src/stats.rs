@@ -41,6 +41,8 @@ pub struct WorkerStats {
     /// Set while this worker runs a script: new connections go to other workers, so that
     /// SCRIPT KILL reaches one that is not stuck in a long script.
     pub script_running: std::sync::atomic::AtomicBool,
+    /// Successful writes (for `rdb_changes_since_last_save` and the `save` rules).
+    pub dirty: AtomicU64,
 }
 
 impl WorkerStats {
@@ -55,6 +57,7 @@ impl WorkerStats {
             repl_gate: parking_lot::RwLock::new(()),
             index,
             script_running: Default::default(),
+            dirty: AtomicU64::new(0),
         }
     }
 

@@ -303,3 +303,73 @@ fn relative_expiries_are_logged_as_absolute_times() {
     assert_eq!(c.cmd_str("EXISTS short other"), Resp::Int(0));
     assert!(matches!(c.cmd_str("TTL long"), Resp::Int(t) if t > 990 && t <= 1000));
 }
+
+#[test]
+fn save_bgsave_and_the_snapshot_loaded_at_start_up() {
+    let mut server = TestServer::start(&["--save", "", "--appendonly", "no"]);
+    let mut c = server.raw();
+    c.cmd_str("RPUSH list a b c");
+    c.cmd_str("SET ttl v EX 1000");
+    c.cmd_str("HSET h f v");
+    let lib = "#!lua name=lib\nredis.register_function('one', function() return 1 end)";
+    assert_eq!(c.cmd(&[b"FUNCTION", b"LOAD", lib.as_bytes()]), bulk("lib"));
+    let field = |c: &mut RawConn, name: &str| -> String {
+        c.cmd_str("INFO persistence")
+            .text()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(field(&mut c, "rdb_changes_since_last_save"), "4");
+    let Resp::Int(before) = c.cmd_str("LASTSAVE") else {
+        panic!()
+    };
+    assert_eq!(c.cmd_str("SAVE"), simple("OK"));
+    assert_eq!(field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert!(matches!(c.cmd_str("LASTSAVE"), Resp::Int(t) if t >= before));
+    c.cmd_str("SET after-save 1");
+    assert_eq!(c.cmd_str("BGSAVE"), simple("Background saving started"));
+    wait_for("the background save", Duration::from_secs(10), || {
+        (field(&mut c, "rdb_bgsave_in_progress") == "0"
+            && field(&mut c, "rdb_changes_since_last_save") == "0")
+            .then_some(())
+    });
+    assert_eq!(field(&mut c, "rdb_last_bgsave_status"), "ok");
+    // Written after the last save and lost on SIGKILL: snapshots are points in time.
+    c.cmd_str("SET lost 1");
+    server.kill();
+    server.restart(&["--save", "", "--appendonly", "no"]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str("DBSIZE"), Resp::Int(4));
+    assert_eq!(
+        c.cmd_str("LRANGE list 0 -1"),
+        Resp::Array(vec![bulk("a"), bulk("b"), bulk("c")])
+    );
+    assert!(matches!(c.cmd_str("TTL ttl"), Resp::Int(t) if t > 990));
+    assert_eq!(c.cmd_str("FCALL one 0"), Resp::Int(1));
+    assert_eq!(c.cmd_str("GET lost"), Resp::Nil);
+    // SHUTDOWN SAVE writes a final snapshot even without `save` rules.
+    c.cmd_str("SET at-shutdown 1");
+    c.send(b"SHUTDOWN SAVE\r\n");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    server.restart(&["--save", "", "--appendonly", "no"]);
+    assert_eq!(server.raw().cmd_str("GET at-shutdown"), bulk("1"));
+    // A damaged snapshot stops start-up with a clear reason.
+    server.kill();
+    let path = server.dir.join("dump.rdb");
+    let mut data = std::fs::read(&path).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0xff;
+    std::fs::write(&path, &data).unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["--port", &free_port().to_string(), "--save", ""])
+        .args(["--dir", server.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("checksum mismatch"), "{text}");
+}

@@ -177,3 +177,29 @@ fn min_replicas_to_write_and_stale_replicas() {
     });
     assert!(matches!(r.cmd_str("INFO replication"), Resp::Bulk(_)));
 }
+
+#[test]
+fn replica_restarted_from_its_snapshot_resyncs_partially() {
+    let primary = TestServer::start(&["--repl-backlog-size", "10mb"]);
+    let port = primary.port.to_string();
+    let mut replica = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    wait_link_up(&replica);
+    let mut p = primary.raw();
+    for i in 0..500 {
+        p.cmd(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    wait_same_offset(&primary, &replica);
+    // A clean stop writes the snapshot (default `save` rules), with the replication offset.
+    replica.signal("TERM");
+    assert_eq!(replica.wait_exit(Duration::from_secs(10)), Some(0));
+    for i in 500..800 {
+        p.cmd(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    replica.restart(&["--replicaof", "127.0.0.1", &port]);
+    wait_for("a partial resync", Duration::from_secs(15), || {
+        (info(&mut p, "sync_partial_ok") == "1").then_some(())
+    });
+    wait_same_offset(&primary, &replica);
+    assert_eq!(replica.raw().cmd_str("DBSIZE"), Resp::Int(800));
+    assert_eq!(info(&mut p, "sync_full"), "1");
+}

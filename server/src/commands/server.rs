@@ -352,6 +352,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("time", 1, LOADING | STALE | FAST, KeySpec::NONE, time)
         .doc("server", "2.6.0", "Returns the server time.")
         .acl(&["@fast"]),
+    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, KeySpec::NONE, save)
+        .doc(
+            "server",
+            "1.0.0",
+            "Synchronously saves the database(s) to disk.",
+        )
+        .acl(ACL_ADMIN),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, KeySpec::NONE, bgsave)
+        .doc(
+            "server",
+            "1.0.0",
+            "Asynchronously saves the database(s) to disk.",
+        )
+        .acl(ACL_ADMIN),
     CommandSpec::new(
         "lastsave",
         1,
@@ -589,6 +603,35 @@ fn time(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
     ctx.out.array(2);
     ctx.out.bulk_int((us / 1_000_000) as i64);
     ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+fn save(ctx: &mut Ctx<'_>, _args: &[&[u8]]) -> CmdResult {
+    if ctx.server.snapshot.in_progress.load(Relaxed) {
+        return Err(CommandError::err("Background save already in progress"));
+    }
+    crate::snapshot::save(ctx.server)
+        .map_err(|_| CommandError::err("Error saving the snapshot; see the server log"))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+    let schedule = match args.get(1) {
+        None => false,
+        Some(a) if args.len() == 2 && is(a, "SCHEDULE") => true,
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    let Some(server) = ctx.server.me.get().and_then(|w| w.upgrade()) else {
+        return Err(CommandError::err("Background save is not available"));
+    };
+    if crate::snapshot::bgsave(&server) {
+        ctx.out.simple("Background saving started");
+    } else if schedule {
+        ctx.out.simple("Background saving scheduled");
+    } else {
+        return Err(CommandError::err("Background save already in progress"));
+    }
     Ok(())
 }
 
@@ -1115,6 +1158,14 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
+    let mode = if args[1..].iter().any(|a| is(a, "NOSAVE")) {
+        2
+    } else if args[1..].iter().any(|a| is(a, "SAVE")) {
+        1
+    } else {
+        0
+    };
+    ctx.server.shutdown_save.store(mode, Relaxed);
     tracing::info!("User requested shutdown...");
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;

@@ -197,7 +197,17 @@ impl Replication {
         f(&log)
     }
 
-    /// Changes the log (promotion, resync).
+    /// Sets the replication id and offset this node's data corresponds to (loaded from a
+    /// snapshot), with an empty backlog.
+    pub fn restore_position(&self, replid: String, offset: u64) {
+        self.with_log_mut(|log| {
+            log.replid = replid;
+            log.offset = offset;
+            log.backlog.clear();
+        });
+    }
+
+    /// Runs `f` on the stream log, mutably.
     pub fn with_log_mut<R>(&self, f: impl FnOnce(&mut Log) -> R) -> R {
         let g = self.log.lock();
         let mut log = g.borrow_mut();
