@@ -51,15 +51,23 @@ struct Pending {
     buf: Vec<u8>,
     /// `appended` value covered by `buf`'s end.
     upto: u64,
-    file: File,
+    /// Shared with the writer thread, which writes and fsyncs without holding `pending`
+    /// (appenders never wait for an fsync).
+    file: Arc<File>,
     current: AofFile,
 }
+
+/// How long the writer waits for more writes before an `always` fsync.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_micros(100);
 
 /// The live AOF.
 pub struct Aof {
     /// The directory and manifest.
     pub dir: AofDir,
     policy: AtomicU8,
+    /// Held while bytes are written to a file and fsynced, taken before `pending`: file
+    /// writes stay in append order even when a rewrite switches files.
+    io: Mutex<()>,
     pending: Mutex<Pending>,
     wake: Condvar,
     appended: AtomicU64,
@@ -99,9 +107,10 @@ impl Aof {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(64 * 1024),
                 upto: 0,
-                file,
+                file: Arc::new(file),
                 current,
             }),
+            io: Mutex::new(()),
             wake: Condvar::new(),
             appended: AtomicU64::new(0),
             synced: AtomicU64::new(0),
@@ -173,7 +182,7 @@ impl Aof {
     fn writer_loop(&self) {
         let mut last_fsync = Instant::now();
         loop {
-            let (buf, upto) = {
+            {
                 let mut p = self.pending.lock();
                 if p.buf.is_empty() && !self.stop.load(Ordering::Relaxed) {
                     let wait = if self.policy() == Policy::Always {
@@ -183,26 +192,34 @@ impl Aof {
                     };
                     self.wake.wait_for(&mut p, wait);
                 }
+            }
+            if self.policy() == Policy::Always {
+                // Group commit: the clients answered by the previous fsync are sending their
+                // next writes right now; a short window lets one fsync cover them all.
+                std::thread::sleep(GROUP_COMMIT_WINDOW);
+            }
+            let io = self.io.lock();
+            let (buf, upto, file) = {
+                let mut p = self.pending.lock();
                 let buf = std::mem::take(&mut p.buf);
-                (buf, p.upto)
+                (buf, p.upto, p.file.clone())
             };
             let policy = self.policy();
             let mut ok = true;
             if !buf.is_empty() {
-                let mut p = self.pending.lock();
-                ok &= p.file.write_all(&buf).is_ok();
+                ok &= (&*file).write_all(&buf).is_ok();
                 let fsync_now = policy == Policy::Always
                     || (policy == Policy::EverySec
                         && last_fsync.elapsed() >= Duration::from_secs(1));
                 if fsync_now {
-                    ok &= p.file.sync_data().is_ok();
+                    ok &= file.sync_data().is_ok();
                     last_fsync = Instant::now();
                 }
-                drop(p);
             } else if policy == Policy::EverySec && last_fsync.elapsed() >= Duration::from_secs(1) {
-                let _ = self.pending.lock().file.sync_data();
+                let _ = file.sync_data();
                 last_fsync = Instant::now();
             }
+            drop(io);
             self.write_failed.store(!ok, Ordering::Relaxed);
             if policy == Policy::Always || buf.is_empty() {
                 self.synced.fetch_max(upto, Ordering::AcqRel);
@@ -216,11 +233,13 @@ impl Aof {
 
     /// Writes and fsyncs everything pending (shutdown).
     pub fn flush(&self) {
+        let io = self.io.lock();
         let mut p = self.pending.lock();
         let buf = std::mem::take(&mut p.buf);
-        let _ = p.file.write_all(&buf);
+        let _ = (&*p.file).write_all(&buf);
         let _ = p.file.sync_all();
         drop(p);
+        drop(io);
         self.stop.store(true, Ordering::Relaxed);
         self.wake.notify_all();
         self.synced_notify.notify_waiters();
@@ -283,11 +302,12 @@ impl Aof {
         let incr = self.dir.file(seq + 1, FileKind::Incr);
         let file = self.dir.append_to(&incr).map_err(|e| e.to_string())?;
         {
+            let _io = self.io.lock();
             let mut p = self.pending.lock();
             let buf = std::mem::take(&mut p.buf);
-            let _ = p.file.write_all(&buf);
+            let _ = (&*p.file).write_all(&buf);
             let _ = p.file.sync_data();
-            p.file = file;
+            p.file = Arc::new(file);
             p.current = incr.clone();
         }
         // The old files stay listed until the new base is complete.
