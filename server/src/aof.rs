@@ -259,10 +259,15 @@ impl Aof {
         let result = self.begin_rewrite(server);
         let aof = self.clone();
         std::thread::spawn(move || {
-            let outcome = result.and_then(|(snapshot, base, incr)| {
-                aof.dir
-                    .write_file(&base, &snapshot)
-                    .map_err(|e| e.to_string())?;
+            let outcome = result.and_then(|(file, base, incr)| {
+                // The base was written under the stream lock (to the page cache); make it
+                // durable before the manifest names it.
+                file.sync_all().map_err(|e| e.to_string())?;
+                if let Some(dir) = aof.dir.path(&base).parent() {
+                    if let Ok(d) = File::open(dir) {
+                        let _ = d.sync_all();
+                    }
+                }
                 aof.dir
                     .write_manifest(&Manifest {
                         base: Some(base),
@@ -290,16 +295,24 @@ impl Aof {
         true
     }
 
-    /// Under the stream lock: snapshot the data and switch appends to a new incremental
-    /// file, so that base + new incr is exactly the data set from now on.
-    fn begin_rewrite(&self, server: &Server) -> Result<(Vec<u8>, AofFile, AofFile), String> {
+    /// Under the stream lock: write the data set to the new base file (streamed, not built
+    /// in memory) and switch appends to a new incremental file, so that base + new incr is
+    /// exactly the data set from now on. Returns the base file, still to be fsynced.
+    fn begin_rewrite(&self, server: &Server) -> Result<(File, AofFile, AofFile), String> {
         let guard = server.replication.lock();
-        let snapshot =
-            crate::replication::primary::snapshot_commands(server, crate::clock::unix_ms());
         let manifest = self.dir.manifest().map_err(|e| e.to_string())?;
         let seq = manifest.next_seq();
         let base = self.dir.file(seq, FileKind::Base);
         let incr = self.dir.file(seq + 1, FileKind::Incr);
+        let base_path = self.dir.path(&base);
+        let base_file = {
+            let file = File::create(&base_path)
+                .map_err(|e| format!("Can't create {}: {e}", base_path.display()))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            crate::replication::primary::write_snapshot(server, crate::clock::unix_ms(), &mut out)
+                .and_then(|_| out.into_inner().map_err(|e| e.into_error()))
+                .map_err(|e| format!("Can't write {}: {e}", base_path.display()))?
+        };
         let file = self.dir.append_to(&incr).map_err(|e| e.to_string())?;
         {
             let _io = self.io.lock();
@@ -317,7 +330,7 @@ impl Aof {
             .write_manifest(&during)
             .map_err(|e| e.to_string())?;
         drop(guard);
-        Ok((snapshot, base, incr))
+        Ok((base_file, base, incr))
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! "CNBRSNAP" | version u16 LE | aux count u32 LE | (len u32, key, len u32, value)*
-//!            | body length u64 LE | body | CRC-64 (Redis polynomial) of everything before, u64 LE
+//!            | body | CRC-64 (Redis polynomial) of everything before, u64 LE
 //! ```
 //!
 //! The body is the same command stream that feeds a replica's full sync and the AOF base
@@ -13,6 +13,7 @@
 //! offset the data corresponds to: a replica restarted from its snapshot asks its primary
 //! for a partial resync from there.
 //!
+//! The file is streamed to disk as it is produced (no copy of the data set in memory).
 //! The snapshot is taken under the replication stream lock, so on a replica (whose applied
 //! stream takes that lock) and on a primary with replicas or the AOF it is exactly the state
 //! at the recorded offset; a lone primary's snapshot is consistent per slot.
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use crate::server::Server;
 
 const MAGIC: &[u8; 8] = b"CNBRSNAP";
-const VERSION: u16 = 1;
-const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+const VERSION: u16 = 2;
+static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
 /// Snapshot bookkeeping for INFO persistence and the `save` rules.
 pub struct SnapshotState {
@@ -51,9 +52,9 @@ impl Default for SnapshotState {
     }
 }
 
-/// Serialises a snapshot file from aux fields and a command-stream body.
-pub fn encode(aux: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 128);
+/// The header: magic, version and aux fields.
+fn header(aux: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(aux.len() as u32).to_le_bytes());
@@ -63,7 +64,30 @@ pub fn encode(aux: &[(String, String)], body: &[u8]) -> Vec<u8> {
             out.extend_from_slice(part);
         }
     }
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out
+}
+
+/// A writer that checksums what passes through it.
+struct CrcWriter<W: Write> {
+    inner: W,
+    digest: crc::Digest<'static, u64>,
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Serialises a snapshot file from aux fields and a command-stream body.
+pub fn encode(aux: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = header(aux);
     out.extend_from_slice(body);
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -80,7 +104,7 @@ pub struct Decoded<'a> {
 
 /// Checks and splits a snapshot file.
 pub fn decode(data: &[u8]) -> Result<Decoded<'_>, String> {
-    if data.len() < MAGIC.len() + 2 + 4 + 8 + 8 || &data[..8] != MAGIC {
+    if data.len() < MAGIC.len() + 2 + 4 + 8 || &data[..8] != MAGIC {
         return Err("not a Cinnabar snapshot file (bad magic)".into());
     }
     let (content, crc) = data.split_at(data.len() - 8);
@@ -113,8 +137,7 @@ pub fn decode(data: &[u8]) -> Result<Decoded<'_>, String> {
         let v = field()?;
         aux.push((k, v));
     }
-    let len = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes")) as usize;
-    let body = take(len)?;
+    let body = &content[pos..];
     Ok(Decoded { aux, body })
 }
 
@@ -129,39 +152,43 @@ pub fn path(server: &Server) -> PathBuf {
     )
 }
 
-/// Builds the file contents: the data set and the replication position it matches.
-fn build(server: &Server) -> Vec<u8> {
-    let guard = server.replication.lock();
-    let (replid, offset) = server
-        .replication
-        .with_log(|l| (l.replid.clone(), l.offset));
-    let dirty = server.dirty();
-    let body = crate::replication::primary::snapshot_commands(server, crate::clock::unix_ms());
-    drop(guard);
-    let aux = vec![
-        (
-            "cinnabar-ver".to_string(),
-            crate::CINNABAR_VERSION.to_string(),
-        ),
-        (
-            "ctime".to_string(),
-            (crate::clock::unix_ms() / 1000).to_string(),
-        ),
-        ("repl-id".to_string(), replid),
-        ("repl-offset".to_string(), offset.to_string()),
-        ("dirty".to_string(), dirty.to_string()),
-    ];
-    encode(&aux, &body)
-}
-
-/// Writes `data` to `path` atomically: temporary file, fsync, rename, fsync of the dir.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes the snapshot to `path` (temporary file, fsync, rename, fsync of the dir): the
+/// data set and the replication position it matches. Returns the file size.
+fn write_file(server: &Server, path: &Path) -> std::io::Result<u64> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp)?;
+    let mut out = CrcWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        digest: CRC64.digest(),
+    };
     {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
+        let guard = server.replication.lock();
+        let (replid, offset) = server
+            .replication
+            .with_log(|l| (l.replid.clone(), l.offset));
+        let aux = vec![
+            (
+                "cinnabar-ver".to_string(),
+                crate::CINNABAR_VERSION.to_string(),
+            ),
+            (
+                "ctime".to_string(),
+                (crate::clock::unix_ms() / 1000).to_string(),
+            ),
+            ("repl-id".to_string(), replid),
+            ("repl-offset".to_string(), offset.to_string()),
+        ];
+        out.write_all(&header(&aux))?;
+        crate::replication::primary::write_snapshot(server, crate::clock::unix_ms(), &mut out)?;
+        drop(guard);
     }
+    let CrcWriter { inner, digest } = out;
+    let mut inner = inner;
+    inner.write_all(&digest.finalize().to_le_bytes())?;
+    let file = inner.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    drop(file);
     std::fs::rename(&tmp, path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -170,16 +197,15 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(size)
 }
 
 /// SAVE: writes the snapshot now, on the calling thread.
 pub fn save(server: &Server) -> Result<(), String> {
     let started = std::time::Instant::now();
-    let data = build(server);
     let dirty = server.dirty();
     let path = path(server);
-    let result = write_atomically(&path, &data).map_err(|e| {
+    let result = write_file(server, &path).map_err(|e| {
         format!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
             path.display(),
@@ -190,15 +216,14 @@ pub fn save(server: &Server) -> Result<(), String> {
     });
     let state = &server.snapshot;
     match &result {
-        Ok(()) => {
+        Ok(size) => {
             server
                 .lastsave
                 .store(crate::clock::unix_ms() / 1000, Ordering::Relaxed);
             state.dirty_at_save.store(dirty, Ordering::Relaxed);
             state.last_failed.store(false, Ordering::Relaxed);
             tracing::info!(
-                "DB saved on disk ({} bytes in {:.3} seconds)",
-                data.len(),
+                "DB saved on disk ({size} bytes in {:.3} seconds)",
                 started.elapsed().as_secs_f64()
             );
         }
@@ -207,7 +232,7 @@ pub fn save(server: &Server) -> Result<(), String> {
             tracing::warn!("{e}");
         }
     }
-    result
+    result.map(|_| ())
 }
 
 /// BGSAVE: writes the snapshot on a background thread; `false` if one is already running.

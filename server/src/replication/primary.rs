@@ -14,10 +14,22 @@ use crate::server::Server;
 /// `RESTORE key <abs-ms|0> <payload> REPLACE ABSTTL` per key. The caller holds the stream
 /// lock, so the snapshot matches the stream offset exactly.
 pub fn snapshot_commands(server: &Server, now_ms: u64) -> Vec<u8> {
-    let mut out = encode_command(&[b"FLUSHALL"]);
-    out.extend(encode_command(&[b"FUNCTION", b"FLUSH"]));
+    let mut out = Vec::new();
+    write_snapshot(server, now_ms, &mut out).expect("writing to memory");
+    out
+}
+
+/// [`snapshot_commands`] written to `out` as it is produced (a file: no copy of the data
+/// set is built in memory).
+pub fn write_snapshot(
+    server: &Server,
+    now_ms: u64,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    out.write_all(&encode_command(&[b"FLUSHALL"]))?;
+    out.write_all(&encode_command(&[b"FUNCTION", b"FLUSH"]))?;
     if let Some(payload) = crate::commands::functions::dump_payload(server) {
-        out.extend(encode_command(&[b"FUNCTION", b"RESTORE", &payload]));
+        out.write_all(&encode_command(&[b"FUNCTION", b"RESTORE", &payload]))?;
     }
     for slot in 0..cluster::SLOT_COUNT as u16 {
         let t = server.keyspace.lock(slot);
@@ -27,17 +39,17 @@ pub fn snapshot_commands(server: &Server, now_ms: u64) -> Vec<u8> {
             }
             let payload = crate::dump::dump(&e.value);
             let ttl = e.expire_at().unwrap_or(0).to_string();
-            out.extend(encode_command(&[
+            out.write_all(&encode_command(&[
                 b"RESTORE",
                 e.key(),
                 ttl.as_bytes(),
                 &payload,
                 b"REPLACE",
                 b"ABSTTL",
-            ]));
+            ]))?;
         }
     }
-    out
+    Ok(())
 }
 
 /// Handles PSYNC: returns the bytes to send first (`+FULLRESYNC ...` and the snapshot, or
