@@ -19,6 +19,9 @@ use crate::message::{
 use crate::node::{flags, random_id, Node, NodeId};
 use crate::SLOT_COUNT;
 
+/// Redis's default `repl-ping-replica-period`, part of the replica validity rule.
+const REPL_PING_PERIOD_MS: u64 = 10_000;
+
 /// Settings the state machine needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -105,6 +108,13 @@ pub struct Cluster {
     voted_for_primary: BTreeMap<NodeId, u64>,
     /// `cluster-replica-no-failover`.
     pub no_failover: bool,
+    /// `cluster-replica-validity-factor` (0: a replica's data is always fresh enough).
+    pub validity_factor: u64,
+    /// For how long this replica has had no link to its primary (0: connected), set by
+    /// the driver every tick.
+    pub primary_link_down_ms: u64,
+    /// When the last "data too old" refusal was logged.
+    last_validity_log: u64,
     /// Failovers this node won (for tests and INFO).
     pub failovers_won: u64,
 }
@@ -145,6 +155,9 @@ impl Cluster {
             election: None,
             voted_for_primary: BTreeMap::new(),
             no_failover: false,
+            validity_factor: 10,
+            primary_link_down_ms: 0,
+            last_validity_log: 0,
             failovers_won: 0,
         };
         let me = c.myself_node();
@@ -398,6 +411,16 @@ impl Cluster {
             return actions;
         }
         let timeout = self.settings.node_timeout;
+        if !forced && self.election.is_none() && !self.data_is_fresh() {
+            if now.saturating_sub(self.last_validity_log) >= 10_000 {
+                self.last_validity_log = now;
+                actions.push(Action::Log(format!(
+                    "Disconnected from the primary for {} ms: my data is too old to fail over (cluster-replica-validity-factor {}).",
+                    self.primary_link_down_ms, self.validity_factor
+                )));
+            }
+            return actions;
+        }
         if self.election.is_none() {
             let base = self.failover_base_delay();
             let jitter = self.rng.gen_range(0..=base);
@@ -1250,6 +1273,18 @@ impl Cluster {
         self.nodes.insert(me.id.clone(), me);
         self.update_state(0);
         vec![Action::Save]
+    }
+
+    /// Whether this replica's data is recent enough to fail over (Redis's rule: the time
+    /// without its primary, minus node-timeout, is at most the replication ping period plus
+    /// node-timeout times `cluster-replica-validity-factor`).
+    fn data_is_fresh(&self) -> bool {
+        if self.validity_factor == 0 {
+            return true;
+        }
+        let timeout = self.settings.node_timeout;
+        let age = self.primary_link_down_ms.saturating_sub(timeout);
+        age <= REPL_PING_PERIOD_MS + timeout * self.validity_factor
     }
 
     /// Records this node's replication offset (sent in headers).

@@ -348,3 +348,45 @@ fn manual_failover_swaps_roles() {
     assert!(net.nodes[old].me().has(flags::REPLICA));
     assert!(net.converged());
 }
+
+#[test]
+fn a_replica_with_too_old_data_does_not_fail_over_unless_the_factor_is_zero() {
+    for seed in 0..5 {
+        let mut net = Net::new(6, seed, 1000);
+        net.create();
+        let victim = 0;
+        let victim_id = net.nodes[victim].myself.clone();
+        let replicas: Vec<usize> = (0..net.nodes.len())
+            .filter(|&i| net.nodes[i].me().primary.as_deref() == Some(victim_id.as_str()))
+            .collect();
+        assert!(
+            !replicas.is_empty(),
+            "seed {seed}: the victim has no replica"
+        );
+        // Cut off from the primary long before it died: node-timeout + ping period +
+        // node-timeout x factor, and a bit more.
+        for &r in &replicas {
+            net.nodes[r].validity_factor = 10;
+            net.nodes[r].primary_link_down_ms = 1000 + 10_000 + 10 * 1000 + 1;
+        }
+        net.down[victim] = true;
+        net.run(10_000);
+        assert!(
+            net.nodes.iter().all(|n| n.failovers_won == 0),
+            "seed {seed}: a replica with stale data was promoted"
+        );
+        // With factor 0 the same replica always tries (as Redis).
+        for &r in &replicas {
+            net.nodes[r].validity_factor = 0;
+        }
+        let mut promoted = false;
+        for _ in 0..100 {
+            net.step(100);
+            if replicas.iter().any(|&r| net.nodes[r].failovers_won > 0) {
+                promoted = true;
+                break;
+            }
+        }
+        assert!(promoted, "seed {seed}: factor 0 did not allow the failover");
+    }
+}

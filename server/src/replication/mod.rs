@@ -85,6 +85,8 @@ pub struct PrimaryInfo {
     pub syncing: bool,
     /// Last time anything came from the primary (Unix ms).
     pub last_io_ms: u64,
+    /// Since when the link has been down (Unix ms; 0 while it is up).
+    pub down_since_ms: u64,
 }
 
 /// Replication state of this node.

@@ -57,9 +57,15 @@ fn set_link(server: &Server, epoch: u64, up: bool, syncing: bool) {
         return;
     }
     if let Some(p) = server.replication.primary.lock().as_mut() {
+        let now = clock::unix_ms();
+        if up {
+            p.down_since_ms = 0;
+        } else if p.link_up || p.down_since_ms == 0 {
+            p.down_since_ms = now;
+        }
         p.link_up = up;
         p.syncing = syncing;
-        p.last_io_ms = clock::unix_ms();
+        p.last_io_ms = now;
     }
 }
 
