@@ -57,6 +57,9 @@ struct Pending {
     current: AofFile,
 }
 
+/// A rewrite's base file being written slot by slot.
+type BaseJob = Arc<crate::slot_snapshot::SlotSnapshot<std::io::BufWriter<File>>>;
+
 /// How long the writer waits for more writes before an `always` fsync.
 const GROUP_COMMIT_WINDOW: Duration = Duration::from_micros(100);
 
@@ -258,10 +261,15 @@ impl Aof {
         let started = Instant::now();
         let result = self.begin_rewrite(server);
         let aof = self.clone();
+        let server_for_job = server.clone();
         std::thread::spawn(move || {
-            let outcome = result.and_then(|(file, base, incr)| {
-                // The base was written under the stream lock (to the page cache); make it
-                // durable before the manifest names it.
+            let outcome = result.and_then(|(job, base, incr)| {
+                // Write the remaining slots (writers wrote the ones they touched), then make
+                // the base durable before the manifest names it.
+                let file = job
+                    .finish(&server_for_job)
+                    .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                    .map_err(|e| e.to_string())?;
                 file.sync_all().map_err(|e| e.to_string())?;
                 if let Some(dir) = aof.dir.path(&base).parent() {
                     if let Ok(d) = File::open(dir) {
@@ -295,24 +303,21 @@ impl Aof {
         true
     }
 
-    /// Under the stream lock: write the data set to the new base file (streamed, not built
-    /// in memory) and switch appends to a new incremental file, so that base + new incr is
-    /// exactly the data set from now on. Returns the base file, still to be fsynced.
-    fn begin_rewrite(&self, server: &Server) -> Result<(File, AofFile, AofFile), String> {
+    /// Under the stream lock: start a slot-by-slot snapshot into the new base file (see
+    /// [`crate::slot_snapshot`]) and switch appends to a new incremental file, so that base
+    /// + new incr is exactly the data set from now on. Writers are held only for the switch.
+    fn begin_rewrite(&self, server: &Server) -> Result<(BaseJob, AofFile, AofFile), String> {
         let guard = server.replication.lock();
         let manifest = self.dir.manifest().map_err(|e| e.to_string())?;
         let seq = manifest.next_seq();
         let base = self.dir.file(seq, FileKind::Base);
         let incr = self.dir.file(seq + 1, FileKind::Incr);
         let base_path = self.dir.path(&base);
-        let base_file = {
-            let file = File::create(&base_path)
-                .map_err(|e| format!("Can't create {}: {e}", base_path.display()))?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            crate::replication::primary::write_snapshot(server, crate::clock::unix_ms(), &mut out)
-                .and_then(|_| out.into_inner().map_err(|e| e.into_error()))
-                .map_err(|e| format!("Can't write {}: {e}", base_path.display()))?
-        };
+        let file = File::create(&base_path)
+            .map_err(|e| format!("Can't create {}: {e}", base_path.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        crate::replication::primary::write_header(server, &mut out)
+            .map_err(|e| format!("Can't write {}: {e}", base_path.display()))?;
         let file = self.dir.append_to(&incr).map_err(|e| e.to_string())?;
         {
             let _io = self.io.lock();
@@ -329,8 +334,9 @@ impl Aof {
         self.dir
             .write_manifest(&during)
             .map_err(|e| e.to_string())?;
+        let job = crate::slot_snapshot::SlotSnapshot::start(server, out, crate::clock::unix_ms());
         drop(guard);
-        Ok((base_file, base, incr))
+        Ok((job, base, incr))
     }
 }
 

@@ -412,6 +412,10 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &'static CommandSpec, args: &[&[u8]]) {
     let _gate = propagating.then(|| stats.repl_gate.read_recursive());
     let guard = (propagating && server.replication.is_active()).then(|| server.replication.lock());
     ctx.propagate = None;
+    if spec.has(flags::WRITE) {
+        // After the stream lock: a running snapshot writes these keys' slots out first.
+        crate::slot_snapshot::before_write(server, spec, args);
+    }
     let result = (spec.handler)(ctx, args);
     if let (Some(g), Ok(())) = (&guard, &result) {
         let mut position = 0;

@@ -34,6 +34,7 @@ pub mod replication;
 pub mod resp;
 pub mod scripting;
 pub mod server;
+pub mod slot_snapshot;
 pub mod snapshot;
 pub mod stats;
 pub mod types;

@@ -108,6 +108,10 @@ pub struct Server {
     pub me: std::sync::OnceLock<std::sync::Weak<Server>>,
     /// maxmemory watcher.
     pub evictor: crate::evict::Evictor,
+    /// Snapshots being written slot by slot (see [`crate::slot_snapshot`]).
+    pub slot_snapshots: Mutex<Vec<std::sync::Arc<dyn crate::slot_snapshot::SlotSerializer>>>,
+    /// `slot_snapshots.len()`, read on every write.
+    pub slot_snapshot_count: std::sync::atomic::AtomicUsize,
     /// SAVE / BGSAVE state.
     pub snapshot: crate::snapshot::SnapshotState,
     /// What SHUTDOWN asked for: 0 default (save if `save` rules exist), 1 SAVE, 2 NOSAVE.
@@ -162,6 +166,8 @@ impl Server {
             evictor: Default::default(),
             scripts: Default::default(),
             snapshot: Default::default(),
+            slot_snapshots: Default::default(),
+            slot_snapshot_count: Default::default(),
             shutdown_save: Default::default(),
         }
     }

@@ -13,10 +13,10 @@
 //! offset the data corresponds to: a replica restarted from its snapshot asks its primary
 //! for a partial resync from there.
 //!
-//! The file is streamed to disk as it is produced (no copy of the data set in memory).
-//! The snapshot is taken under the replication stream lock, so on a replica (whose applied
-//! stream takes that lock) and on a primary with replicas or the AOF it is exactly the state
-//! at the recorded offset; a lone primary's snapshot is consistent per slot.
+//! The file is written slot by slot without stopping writes (see [`crate::slot_snapshot`]);
+//! it starts under the replication stream lock, so on a replica (whose applied stream takes
+//! that lock) and on a primary with replicas or the AOF it is exactly the state at the
+//! recorded offset; a lone primary's snapshot is consistent per slot.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ fn write_file(server: &Server, path: &Path) -> std::io::Result<u64> {
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         digest: CRC64.digest(),
     };
-    {
+    let job = {
         let guard = server.replication.lock();
         let (replid, offset) = server
             .replication
@@ -179,10 +179,12 @@ fn write_file(server: &Server, path: &Path) -> std::io::Result<u64> {
             ("repl-offset".to_string(), offset.to_string()),
         ];
         out.write_all(&header(&aux))?;
-        crate::replication::primary::write_snapshot(server, crate::clock::unix_ms(), &mut out)?;
+        crate::replication::primary::write_header(server, &mut out)?;
+        let job = crate::slot_snapshot::SlotSnapshot::start(server, out, crate::clock::unix_ms());
         drop(guard);
-    }
-    let CrcWriter { inner, digest } = out;
+        job
+    };
+    let CrcWriter { inner, digest } = job.finish(server)?;
     let mut inner = inner;
     inner.write_all(&digest.finalize().to_le_bytes())?;
     let file = inner.into_inner().map_err(|e| e.into_error())?;

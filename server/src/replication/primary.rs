@@ -26,30 +26,44 @@ pub fn write_snapshot(
     now_ms: u64,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    write_header(server, out)?;
+    let mut buf = Vec::new();
+    for slot in 0..cluster::SLOT_COUNT as u16 {
+        let t = server.keyspace.lock(slot);
+        for e in t.iter() {
+            if !e.is_expired(now_ms) {
+                write_restore(&mut buf, e);
+            }
+        }
+        drop(t);
+        out.write_all(&buf)?;
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// The part of a snapshot before the keys: `FLUSHALL` and the function libraries.
+pub fn write_header(server: &Server, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     out.write_all(&encode_command(&[b"FLUSHALL"]))?;
     out.write_all(&encode_command(&[b"FUNCTION", b"FLUSH"]))?;
     if let Some(payload) = crate::commands::functions::dump_payload(server) {
         out.write_all(&encode_command(&[b"FUNCTION", b"RESTORE", &payload]))?;
     }
-    for slot in 0..cluster::SLOT_COUNT as u16 {
-        let t = server.keyspace.lock(slot);
-        for e in t.iter() {
-            if e.is_expired(now_ms) {
-                continue;
-            }
-            let payload = crate::dump::dump(&e.value);
-            let ttl = e.expire_at().unwrap_or(0).to_string();
-            out.write_all(&encode_command(&[
-                b"RESTORE",
-                e.key(),
-                ttl.as_bytes(),
-                &payload,
-                b"REPLACE",
-                b"ABSTTL",
-            ]))?;
-        }
-    }
     Ok(())
+}
+
+/// Appends the `RESTORE key <abs-ms|0> <payload> REPLACE ABSTTL` that recreates `e`.
+pub fn write_restore(buf: &mut Vec<u8>, e: &crate::keyspace::Entry) {
+    let payload = crate::dump::dump(&e.value);
+    let ttl = e.expire_at().unwrap_or(0).to_string();
+    buf.extend_from_slice(&encode_command(&[
+        b"RESTORE",
+        e.key(),
+        ttl.as_bytes(),
+        &payload,
+        b"REPLACE",
+        b"ABSTTL",
+    ]));
 }
 
 /// Handles PSYNC: returns the bytes to send first (`+FULLRESYNC ...` and the snapshot, or
