@@ -10,7 +10,7 @@ each in its own temporary directory):
   - start-up time to load an AOF of N keys (DEBUG POPULATE, BGREWRITEAOF, SIGKILL, restart,
     time until DBSIZE answers N);
   - peak RSS (the server plus any child it forks) during BGREWRITEAOF and BGSAVE of N keys,
-    against the RSS before.
+    against the RSS before, and the worst SET latency a client writing meanwhile sees.
 Prints cinnabar / redis-server ratios.
 """
 import argparse
@@ -106,6 +106,23 @@ def wait_idle(server, field):
 
 
 def peak_during(server, command, field):
+    """Peak RSS and the worst SET latency seen by a client writing in a loop meanwhile."""
+    import threading
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    worst = [0.0]
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            t = time.perf_counter()
+            sock.sendall(b"*3\r\n$3\r\nSET\r\n$5\r\nprobe\r\n$1\r\n1\r\n")
+            sock.recv(64)
+            worst[0] = max(worst[0], time.perf_counter() - t)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    time.sleep(0.2)
+    worst[0] = 0.0
     before = rss_tree(server.proc.pid)
     cli(server.port, command)
     peak = before
@@ -115,7 +132,11 @@ def peak_during(server, command, field):
         if f"{field}:0" in cli(server.port, "info", "persistence"):
             break
         time.sleep(0.005)
-    return before, peak
+    time.sleep(0.1)
+    stop.set()
+    th.join()
+    sock.close()
+    return before, peak, worst[0]
 
 
 def main():
@@ -156,9 +177,10 @@ def main():
     r, c = results["redis"], results["cinnabar"]
     print(f"load {n} keys from AOF: {r['load']:.2f} s / {c['load']:.2f} s = {c['load'] / r['load']:.2f}x")
     for what in ("rewrite", "save"):
-        (rb, rp), (cb, cp) = r[what], c[what]
+        (rb, rp, rw), (cb, cp, cw) = r[what], c[what]
         print(f"peak RSS during {what:7s}: redis {rb / 1e6:.0f} -> {rp / 1e6:.0f} MB ({rp / rb:.2f}x), "
-              f"cinnabar {cb / 1e6:.0f} -> {cp / 1e6:.0f} MB ({cp / cb:.2f}x)")
+              f"cinnabar {cb / 1e6:.0f} -> {cp / 1e6:.0f} MB ({cp / cb:.2f}x); "
+              f"worst SET latency meanwhile {rw * 1e3:.1f} / {cw * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":
