@@ -6,6 +6,7 @@
 //!    (`-ERR unknown subcommand`);
 //! 2. arity (`-ERR wrong number of arguments`);
 //! 3. authentication (`-NOAUTH`);
+//!    3a. while the data set loads at start-up, only `loading` commands (`-LOADING`);
 //!    3b. a script running past `busy-reply-threshold` (`-BUSY`, except ALLOW_BUSY commands);
 //! 4. cluster routing (MOVED / ASK / CROSSSLOT / CLUSTERDOWN) — arrives with cluster mode;
 //! 5. maxmemory (`-OOM`) — arrives with eviction;
@@ -290,6 +291,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> Flow {
             reject(ctx, Some(spec), &CommandError::NoAuth);
             return Flow::Continue;
         }
+    }
+    // 3a. While the data set loads, only commands flagged `loading` run.
+    if spec.flags & flags::LOADING == 0
+        && ctx
+            .server
+            .loading
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        reject(
+            ctx,
+            Some(spec),
+            &CommandError::Other("LOADING Redis is loading the dataset in memory".into()),
+        );
+        return Flow::Continue;
     }
     // 3b. A script running past busy-reply-threshold: only ALLOW_BUSY commands run.
     if ctx.server.scripts.is_busy() && !spec.has(flags::ALLOW_BUSY) {

@@ -173,17 +173,6 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    if server.config.get_bool("appendonly") {
-        if let Err(e) = start_aof(&server, true) {
-            tracing::error!("{e}");
-            eprintln!("{e}");
-            return 1;
-        }
-    } else if let Err(e) = snapshot::load(&server) {
-        tracing::error!("{e}");
-        eprintln!("{e}");
-        return 1;
-    }
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server
         .port
@@ -199,14 +188,30 @@ pub fn run(args: Vec<String>) -> i32 {
         .expect("main runtime");
     let _ = server.runtime.set(rt.handle().clone());
     let replicaof = server.config.get("replicaof").unwrap_or_default();
-    rt.block_on(async {
+    let loaded = rt.block_on(async {
+        // Clients connect while the data set loads and get -LOADING (INFO says loading:1).
+        server
+            .loading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        for l in listeners {
+            tokio::spawn(net::accept_loop(server.clone(), l, senders.clone()));
+        }
+        let srv = server.clone();
+        let result = tokio::task::spawn_blocking(move || load_data(&srv))
+            .await
+            .unwrap_or_else(|e| Err(format!("loading failed: {e}")));
+        server
+            .loading
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = result {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            return false;
+        }
         if let Some((host, port)) = replicaof.split_once(' ') {
             if let Ok(port) = port.trim().parse::<u16>() {
                 replication::replica::start(&server, host.to_string(), port);
             }
-        }
-        for l in listeners {
-            tokio::spawn(net::accept_loop(server.clone(), l, senders.clone()));
         }
         tokio::spawn(cron(server.clone()));
         if let Some(setup) = cluster_setup {
@@ -219,7 +224,11 @@ pub fn run(args: Vec<String>) -> i32 {
         }
         tracing::info!("Ready to accept connections tcp");
         wait_for_shutdown(&server).await;
+        true
     });
+    if !loaded {
+        return 1;
+    }
     if let Some(aof) = server.replication.aof.read().as_ref() {
         aof.flush();
         tracing::info!("Calling fsync() on the AOF file.");
@@ -240,6 +249,15 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     tracing::info!("Cinnabar is now ready to exit, bye bye...");
     0
+}
+
+/// Loads the data set at start-up: the AOF when `appendonly yes`, else the snapshot.
+fn load_data(server: &Arc<Server>) -> Result<(), String> {
+    if server.config.get_bool("appendonly") {
+        start_aof(server, true)
+    } else {
+        snapshot::load(server).map(|_| ())
+    }
 }
 
 /// Opens the AOF: replays it first when `load` (start-up), otherwise writes the current data

@@ -112,6 +112,8 @@ pub struct Server {
     pub slot_snapshots: Mutex<Vec<std::sync::Arc<dyn crate::slot_snapshot::SlotSerializer>>>,
     /// `slot_snapshots.len()`, read on every write.
     pub slot_snapshot_count: std::sync::atomic::AtomicUsize,
+    /// Set while the AOF or the snapshot is loaded at start-up (`-LOADING`, `loading:1`).
+    pub loading: AtomicBool,
     /// SAVE / BGSAVE state.
     pub snapshot: crate::snapshot::SnapshotState,
     /// What SHUTDOWN asked for: 0 default (save if `save` rules exist), 1 SAVE, 2 NOSAVE.
@@ -166,6 +168,7 @@ impl Server {
             evictor: Default::default(),
             scripts: Default::default(),
             snapshot: Default::default(),
+            loading: AtomicBool::new(false),
             slot_snapshots: Default::default(),
             slot_snapshot_count: Default::default(),
             shutdown_save: Default::default(),

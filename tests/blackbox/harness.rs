@@ -117,11 +117,17 @@ impl TestServer {
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                // Any reply to PING (NOAUTH included) means the server is serving.
+                // Any reply to PING (NOAUTH included) but -LOADING means the server is
+                // serving.
                 if s.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 1];
-                    if s.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-') {
-                        return true;
+                    let mut buf = [0u8; 9];
+                    if s.read_exact(&mut buf[..1]).is_ok() && (buf[0] == b'+' || buf[0] == b'-') {
+                        let loading = buf[0] == b'-'
+                            && s.read_exact(&mut buf[1..]).is_ok()
+                            && &buf[..] == b"-LOADING ";
+                        if !loading {
+                            return true;
+                        }
                     }
                 }
             }
@@ -263,7 +269,14 @@ pub struct RawConn {
 }
 
 impl RawConn {
-    /// Connects to 127.0.0.1:port.
+    /// Connects to 127.0.0.1:port, or `None` if nothing accepts there yet.
+    pub fn try_connect(port: u16) -> Option<RawConn> {
+        TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| RawConn::connect(port))
+    }
+
+    /// Connects to a server on 127.0.0.1 (panics if it does not accept).
     pub fn connect(port: u16) -> RawConn {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream

@@ -472,3 +472,63 @@ fn rewrite_and_bgsave_under_non_idempotent_writes_replay_exactly() {
     }
     assert_eq!(c.cmd_str("DBSIZE"), Resp::Int(200_000 + 128));
 }
+
+#[test]
+fn clients_get_loading_while_a_large_aof_loads() {
+    let mut server = TestServer::start(&["--appendonly", "yes"]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str("DEBUG POPULATE 1000000"), simple("OK"));
+    assert_eq!(
+        c.cmd_str("BGREWRITEAOF"),
+        simple("Background append only file rewriting started")
+    );
+    wait_for("the rewrite", Duration::from_secs(60), || {
+        c.cmd_str("INFO persistence")
+            .text()
+            .contains("aof_rewrite_in_progress:0")
+            .then_some(())
+    });
+    server.kill();
+    // Start without waiting for readiness: poll from the first moment the port answers.
+    let port = server.port;
+    let dir = server.dir.clone();
+    let mut child = std::process::Command::new(binary())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "yes",
+        ])
+        .args(["--dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut saw_loading = false;
+    let mut saw_info_loading = false;
+    let done = wait_for("the load to finish", Duration::from_secs(60), || {
+        let mut conn = RawConn::try_connect(port)?;
+        match conn.cmd_str("DBSIZE") {
+            Resp::Error(e) if e.starts_with("LOADING") => {
+                saw_loading = true;
+                if conn
+                    .cmd_str("INFO persistence")
+                    .text()
+                    .contains("loading:1")
+                {
+                    saw_info_loading = true;
+                }
+                None
+            }
+            Resp::Int(n) => Some(n),
+            _ => None,
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(done, 1_000_000);
+    assert!(saw_loading, "no client saw -LOADING while 1M keys loaded");
+    assert!(saw_info_loading, "INFO never said loading:1");
+}
