@@ -60,6 +60,9 @@ struct Pending {
 /// A rewrite's base file being written slot by slot.
 type BaseJob = Arc<crate::slot_snapshot::SlotSnapshot<std::io::BufWriter<File>>>;
 
+/// An fsync slower than this is logged (as Redis logs its slow background fsyncs).
+const SLOW_FSYNC: Duration = Duration::from_secs(2);
+
 /// How long the writer waits for more writes before an `always` fsync.
 const GROUP_COMMIT_WINDOW: Duration = Duration::from_micros(100);
 
@@ -215,8 +218,15 @@ impl Aof {
                     || (policy == Policy::EverySec
                         && last_fsync.elapsed() >= Duration::from_secs(1));
                 if fsync_now {
+                    let started = Instant::now();
                     ok &= file.sync_data().is_ok();
                     last_fsync = Instant::now();
+                    if started.elapsed() >= SLOW_FSYNC {
+                        tracing::warn!(
+                            "AOF fsync is taking too long (disk is busy?): {} ms. Writes are not stalled; with appendfsync always their replies wait for it.",
+                            started.elapsed().as_millis()
+                        );
+                    }
                 }
             } else if policy == Policy::EverySec && last_fsync.elapsed() >= Duration::from_secs(1) {
                 let _ = file.sync_data();

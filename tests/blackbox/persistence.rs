@@ -532,3 +532,119 @@ fn clients_get_loading_while_a_large_aof_loads() {
     assert!(saw_loading, "no client saw -LOADING while 1M keys loaded");
     assert!(saw_info_loading, "INFO never said loading:1");
 }
+
+/// Runs tests/py/acked_writes.py against `port` until the server dies; returns it and the
+/// path of its record of acknowledged writes.
+fn spawn_py_writer(
+    port: u16,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> (std::process::Child, std::path::PathBuf) {
+    let out = dir.join(format!("acked-{prefix}.txt"));
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/py/acked_writes.py");
+    let child = std::process::Command::new("python3")
+        .arg(script)
+        .args([&port.to_string(), prefix, out.to_str().unwrap(), "60"])
+        .spawn()
+        .expect("python3");
+    (child, out)
+}
+
+/// The acknowledged writes a writer recorded: key and acknowledgement time (Unix s).
+fn read_acked(path: &std::path::Path) -> Vec<(String, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, t) = l.split_once(' ')?;
+            Some((k.to_string(), t.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Acknowledged keys that are missing now, with their acknowledgement times.
+fn missing(c: &mut RawConn, acked: &[(String, f64)]) -> Vec<(String, f64)> {
+    let mut batch = Vec::new();
+    for (k, _) in acked {
+        batch.extend(encode(&[b"EXISTS", k.as_bytes()]));
+    }
+    c.send(&batch);
+    acked
+        .iter()
+        .filter(|_| c.read() != Resp::Int(1))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn redis_py_writes_survive_twenty_sigkills_with_appendfsync_always() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let dir = server.dir.clone();
+    let mut total = 0;
+    for round in 0..20 {
+        let (mut writer, record) = spawn_py_writer(server.port, &format!("r{round}"), &dir);
+        let started = record.with_extension("txt.started");
+        wait_for("redis-py writes to flow", Duration::from_secs(30), || {
+            started.exists().then_some(())
+        });
+        // A varying moment: after a few more acknowledged writes.
+        let target = 10 + (round * 17) % 60;
+        wait_for("more writes", Duration::from_secs(30), || {
+            (read_acked(&record).len() >= target).then_some(())
+        });
+        server.kill();
+        let _ = writer.wait();
+        let acked = read_acked(&record);
+        server.restart(&["--appendonly", "yes", "--appendfsync", "always"]);
+        let lost = missing(&mut server.raw(), &acked);
+        assert!(
+            lost.is_empty(),
+            "round {round}: {} of {} acknowledged writes lost",
+            lost.len(),
+            acked.len()
+        );
+        total += acked.len();
+    }
+    assert!(total >= 20 * 10);
+}
+
+#[test]
+fn appendfsync_everysec_loses_at_most_about_the_last_second() {
+    let mut server = TestServer::start(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let dir = server.dir.clone();
+    let (mut writer, record) = spawn_py_writer(server.port, "es", &dir);
+    let started = record.with_extension("txt.started");
+    wait_for("redis-py writes to flow", Duration::from_secs(30), || {
+        started.exists().then_some(())
+    });
+    // Run past a couple of fsyncs, then SIGKILL.
+    let first = read_acked(&record)[0].1;
+    wait_for("2.5 s of writes", Duration::from_secs(30), || {
+        let acked = read_acked(&record);
+        (acked.last().is_some_and(|(_, t)| t - first > 2.5)).then_some(())
+    });
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    server.kill();
+    let _ = writer.wait();
+    let acked = read_acked(&record);
+    server.restart(&["--appendonly", "yes"]);
+    let lost = missing(&mut server.raw(), &acked);
+    let oldest_lost = lost
+        .iter()
+        .map(|(_, t)| killed_at - t)
+        .fold(0.0f64, f64::max);
+    println!(
+        "appendfsync everysec: {} of {} acknowledged writes lost; the oldest was acknowledged {:.2} s before the SIGKILL",
+        lost.len(),
+        acked.len(),
+        oldest_lost
+    );
+    assert!(
+        oldest_lost <= 2.0,
+        "lost a write acknowledged {oldest_lost:.2} s before the crash"
+    );
+}
