@@ -514,3 +514,48 @@ fn slot_hashing_agrees_with_redis_server() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn sigstop_a_primary_past_the_timeout_then_sigcont_it_steps_down() {
+    let cluster = TestCluster::start(3, 1, &["--cluster-node-timeout", "1000"]);
+    let victim = 1;
+    let victim_id = cluster.id(victim);
+    let replica = (3..6)
+        .find(|&i| {
+            let out = String::from_utf8_lossy(&cluster.nodes[i].cli(&["cluster", "nodes"]).stdout)
+                .into_owned();
+            out.lines()
+                .any(|l| l.contains("myself") && l.contains(&victim_id))
+        })
+        .expect("the victim's replica");
+    let replica_id = cluster.id(replica);
+    py(&cluster, "for i in range(300): r.set(f'before:{i}', i)");
+    cluster.nodes[victim].signal("STOP");
+    wait_for(
+        "the replica to be promoted",
+        Duration::from_secs(20),
+        || (role_of(&cluster.nodes[replica]) == "master").then_some(()),
+    );
+    cluster.nodes[victim].signal("CONT");
+    // The frozen primary wakes up to a newer epoch: it steps down and follows the winner.
+    wait_for(
+        "the old primary to follow the new one",
+        Duration::from_secs(20),
+        || {
+            let out = cluster.nodes[victim].cli(&["info", "replication"]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let nodes =
+                String::from_utf8_lossy(&cluster.nodes[victim].cli(&["cluster", "nodes"]).stdout)
+                    .into_owned();
+            let follows = nodes
+                .lines()
+                .any(|l| l.contains("myself") && l.contains("slave") && l.contains(&replica_id));
+            (follows && text.contains("master_link_status:up")).then_some(())
+        },
+    );
+    cluster.wait_healthy();
+    py(
+        &cluster,
+        "assert all(r.get(f'before:{i}') == str(i) for i in range(300))\nfor i in range(100): r.set(f'after:{i}', i)",
+    );
+}
