@@ -203,3 +203,37 @@ fn replica_restarted_from_its_snapshot_resyncs_partially() {
     assert_eq!(replica.raw().cmd_str("DBSIZE"), Resp::Int(800));
     assert_eq!(info(&mut p, "sync_full"), "1");
 }
+
+#[test]
+fn a_replica_over_its_output_buffer_limit_is_disconnected_and_resyncs() {
+    let primary = TestServer::start(&["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let port = primary.port.to_string();
+    let replica = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    wait_link_up(&replica);
+    // A frozen replica stops reading its stream; the primary must not queue without bound.
+    replica.signal("STOP");
+    let mut p = primary.raw();
+    let value = vec![b'x'; 2000];
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        batch.extend(encode(&[b"SET", format!("big:{i}").as_bytes(), &value]));
+    }
+    p.send(&batch);
+    for _ in 0..3000 {
+        assert_eq!(p.read(), simple("OK"));
+    }
+    wait_for(
+        "the primary to drop the replica",
+        Duration::from_secs(10),
+        || {
+            primary
+                .log()
+                .contains("scheduled to be closed ASAP for overcoming of output buffer limits")
+                .then_some(())
+        },
+    );
+    replica.signal("CONT");
+    wait_link_up(&replica);
+    wait_same_offset(&primary, &replica);
+    assert_eq!(replica.raw().cmd_str("DBSIZE"), Resp::Int(3000));
+}

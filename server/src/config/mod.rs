@@ -153,6 +153,8 @@ pub struct Settings {
     pub client_query_buffer_limit: usize,
     /// Hard output-buffer limit for normal clients (0: none).
     pub normal_output_hard_limit: usize,
+    /// `client-output-buffer-limit replica ...`.
+    pub replica_output_limits: crate::replication::OutputLimits,
     /// `slowlog-log-slower-than` in microseconds (negative: off).
     pub slowlog_slower_than: i64,
     /// `slowlog-max-len`.
@@ -225,6 +227,11 @@ impl Config {
             proto_max_bulk_len: 512 << 20,
             client_query_buffer_limit: 1 << 30,
             normal_output_hard_limit: 0,
+            replica_output_limits: crate::replication::OutputLimits {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
             slowlog_slower_than: 10000,
             slowlog_max_len: 128,
             busy_reply_threshold_ms: 5000,
@@ -375,6 +382,15 @@ impl Config {
             .find(|g| g[0] == "normal")
             .and_then(|g| g[1].parse().ok())
             .unwrap_or(0);
+        let replica_limits = words
+            .chunks(4)
+            .find(|g| g.len() == 4 && (g[0] == "replica" || g[0] == "slave"))
+            .map(|g| crate::replication::OutputLimits {
+                hard: g[1].parse().unwrap_or(0),
+                soft: g[2].parse().unwrap_or(0),
+                soft_seconds: g[3].parse().unwrap_or(0),
+            })
+            .unwrap_or_default();
         let debug = v.get("enable-debug-command").cloned().unwrap_or_default();
         let settings = Settings {
             maxclients: num("maxclients") as usize,
@@ -382,6 +398,7 @@ impl Config {
             proto_max_bulk_len: num("proto-max-bulk-len") as usize,
             client_query_buffer_limit: num("client-query-buffer-limit") as usize,
             normal_output_hard_limit: normal_hard,
+            replica_output_limits: replica_limits,
             slowlog_slower_than: num("slowlog-log-slower-than"),
             slowlog_max_len: num("slowlog-max-len") as usize,
             busy_reply_threshold_ms: num("busy-reply-threshold").max(0) as u64,

@@ -70,6 +70,61 @@ pub struct ReplicaLink {
     pub ack_offset: AtomicU64,
     /// When it last acknowledged (Unix ms).
     pub last_ack_ms: AtomicU64,
+    /// Stream bytes queued for it and not yet written to its socket.
+    pub queued: AtomicU64,
+    /// `client-output-buffer-limit replica <hard> <soft> <seconds>` when it attached.
+    pub limits: OutputLimits,
+    /// Since when `queued` has been over the soft limit (Unix ms, 0: it is not).
+    pub over_soft_since_ms: AtomicU64,
+    /// Set when it went over a limit: nothing more is queued and its link is closed.
+    pub over_limit: std::sync::atomic::AtomicBool,
+}
+
+/// An output-buffer limit class (bytes, bytes, seconds; 0 disables each).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputLimits {
+    /// Close at once beyond this many queued bytes.
+    pub hard: u64,
+    /// Close when over this many bytes for `soft_seconds`.
+    pub soft: u64,
+    /// See `soft`.
+    pub soft_seconds: u64,
+}
+
+impl ReplicaLink {
+    /// Queues stream bytes unless that takes it over its output-buffer limits (then the
+    /// link is marked to be closed and nothing more is queued).
+    fn queue(&self, bytes: &[u8], now_ms: u64) {
+        if self.over_limit.load(Ordering::Relaxed) {
+            return;
+        }
+        let queued =
+            self.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+        let l = self.limits;
+        let mut over = l.hard > 0 && queued > l.hard;
+        if l.soft > 0 && queued > l.soft {
+            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since_ms.store(now_ms, Ordering::Relaxed);
+            } else if now_ms.saturating_sub(since) >= l.soft_seconds * 1000 {
+                over = true;
+            }
+        } else {
+            self.over_soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        if over {
+            self.over_limit.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                "Client id={} addr={} (replica) scheduled to be closed ASAP for overcoming of output buffer limits ({queued} bytes queued).",
+                self.client_id,
+                self.addr
+            );
+            // An empty message wakes the link so that it closes.
+            let _ = self.tx.send(Vec::new());
+            return;
+        }
+        let _ = self.tx.send(bytes.to_vec());
+    }
 }
 
 /// This node as a replica: where its primary is and how the link is doing.
@@ -180,8 +235,9 @@ impl Replication {
             None => 0,
         };
         if self.has_replicas.load(Ordering::Relaxed) {
+            let now = crate::clock::unix_ms();
             for r in self.replicas.lock().iter() {
-                let _ = r.tx.send(bytes.to_vec());
+                r.queue(bytes, now);
             }
         }
         aof_position

@@ -121,6 +121,10 @@ pub fn psync(
         tx,
         ack_offset: AtomicU64::new(if partial { start } else { 0 }),
         last_ack_ms: AtomicU64::new(now_ms),
+        queued: AtomicU64::new(0),
+        limits: server.config.settings().replica_output_limits,
+        over_soft_since_ms: AtomicU64::new(0),
+        over_limit: Default::default(),
     });
     repl.add_replica(link.clone());
     drop(guard);
@@ -160,9 +164,13 @@ pub async fn serve_link(
                         break;
                     }
                 }
+                if link.over_limit.load(Ordering::Relaxed) {
+                    break;
+                }
                 if stream.write_all(&bytes).await.is_err() {
                     break;
                 }
+                link.queued.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
             }
             n = stream.read(&mut chunk) => {
                 let n = match n {
