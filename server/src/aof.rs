@@ -356,13 +356,7 @@ impl Aof {
 pub fn load(server: &Server, dir: &AofDir, truncate_tail: bool) -> Result<(usize, u64), String> {
     let files = dir.load_order().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut client = server.clients.register(
-        "127.0.0.1:0".parse().expect("address"),
-        "127.0.0.1:0".parse().expect("address"),
-        crate::clock::unix_ms(),
-    );
-    client.authenticated = true;
-    client.is_primary_link = true;
+    let mut client = crate::replication::replica::loading_client(server);
     let (mut commands, mut bytes) = (0usize, 0u64);
     for (i, path) in files.iter().enumerate() {
         let data = match std::fs::read(path) {

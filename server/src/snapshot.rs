@@ -318,13 +318,7 @@ pub fn load(server: &Server) -> Result<Option<usize>, String> {
             path.display()
         )
     })?;
-    let mut client = server.clients.register(
-        "127.0.0.1:0".parse().expect("address"),
-        "127.0.0.1:0".parse().expect("address"),
-        crate::clock::unix_ms(),
-    );
-    client.authenticated = true;
-    client.is_primary_link = true;
+    let mut client = crate::replication::replica::loading_client(server);
     let mut count = 0usize;
     let used = crate::replication::replica::replay(server, &mut client, decoded.body, &mut count)
         .map_err(|(offset, why)| {

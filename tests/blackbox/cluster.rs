@@ -348,6 +348,18 @@ fn missing_writes(cluster: &TestCluster, file: &std::path::Path) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// The index of the node that replicates `primary_id`.
+fn replica_of(cluster: &TestCluster, primary_id: &str) -> usize {
+    (0..cluster.nodes.len())
+        .find(|&i| {
+            let out = String::from_utf8_lossy(&cluster.nodes[i].cli(&["cluster", "nodes"]).stdout)
+                .into_owned();
+            out.lines()
+                .any(|l| l.contains("myself") && l.contains("slave") && l.contains(primary_id))
+        })
+        .expect("a replica of the primary")
+}
+
 fn role_of(node: &TestServer) -> String {
     String::from_utf8_lossy(&node.cli(&["role"]).stdout)
         .lines()
@@ -369,14 +381,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     let victim = 1;
     let victim_id = cluster.id(victim);
     cluster.nodes[victim].kill();
-    let replica = (3..6)
-        .find(|&i| {
-            let out = String::from_utf8_lossy(&cluster.nodes[i].cli(&["cluster", "nodes"]).stdout)
-                .into_owned();
-            out.lines()
-                .any(|l| l.contains("myself") && l.contains(&victim_id))
-        })
-        .expect("the victim's replica");
+    let replica = replica_of(&cluster, &victim_id);
     wait_for(
         "the replica to be promoted",
         Duration::from_secs(20),
@@ -520,14 +525,7 @@ fn sigstop_a_primary_past_the_timeout_then_sigcont_it_steps_down() {
     let cluster = TestCluster::start(3, 1, &["--cluster-node-timeout", "1000"]);
     let victim = 1;
     let victim_id = cluster.id(victim);
-    let replica = (3..6)
-        .find(|&i| {
-            let out = String::from_utf8_lossy(&cluster.nodes[i].cli(&["cluster", "nodes"]).stdout)
-                .into_owned();
-            out.lines()
-                .any(|l| l.contains("myself") && l.contains(&victim_id))
-        })
-        .expect("the victim's replica");
+    let replica = replica_of(&cluster, &victim_id);
     let replica_id = cluster.id(replica);
     py(&cluster, "for i in range(300): r.set(f'before:{i}', i)");
     cluster.nodes[victim].signal("STOP");

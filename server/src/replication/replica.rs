@@ -117,6 +117,19 @@ fn run_one(
     }
 }
 
+/// The client that replays a file at start-up: authenticated, and treated like a primary
+/// link (its writes are applied, not propagated again).
+pub fn loading_client(server: &Server) -> ClientState {
+    let mut client = server.clients.register(
+        "127.0.0.1:0".parse().expect("address"),
+        "127.0.0.1:0".parse().expect("address"),
+        clock::unix_ms(),
+    );
+    client.authenticated = true;
+    client.is_primary_link = true;
+    client
+}
+
 /// Replays the commands of an AOF file; returns the bytes of complete commands, or the
 /// offset and reason of the first malformed one. `count` receives the number replayed.
 pub fn replay(
