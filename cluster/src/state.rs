@@ -115,6 +115,13 @@ pub struct Cluster {
     pub primary_link_down_ms: u64,
     /// When the last "data too old" refusal was logged.
     last_validity_log: u64,
+    /// `cluster-migration-barrier`: replicas a primary keeps before one may migrate to an
+    /// orphaned primary (negative: never migrate).
+    pub migration_barrier: i64,
+    /// Primaries seen with at least one replica (only those count as orphaned later).
+    had_replicas: std::collections::BTreeSet<NodeId>,
+    /// Since when an orphaned primary this replica could migrate to has been seen.
+    orphan_since: Option<(NodeId, u64)>,
     /// Failovers this node won (for tests and INFO).
     pub failovers_won: u64,
 }
@@ -158,6 +165,9 @@ impl Cluster {
             validity_factor: 10,
             primary_link_down_ms: 0,
             last_validity_log: 0,
+            migration_barrier: 1,
+            had_replicas: Default::default(),
+            orphan_since: None,
             failovers_won: 0,
         };
         let me = c.myself_node();
@@ -369,6 +379,94 @@ impl Cluster {
             self.update_state(now);
         }
         actions.extend(self.failover_step(now));
+        actions.extend(self.replica_migration_step(now));
+        actions
+    }
+
+    /// Working replicas of `primary` (not failing).
+    fn ok_replicas(&self, primary: &str) -> Vec<&NodeId> {
+        self.nodes
+            .values()
+            .filter(|n| {
+                n.primary.as_deref() == Some(primary)
+                    && n.has(flags::REPLICA)
+                    && !n.has(flags::PFAIL | flags::FAIL)
+            })
+            .map(|n| &n.id)
+            .collect()
+    }
+
+    /// Replica migration (Redis's `cluster-migration-barrier`): when a primary with slots
+    /// has lost all its replicas, the replica with the smallest id among those of the
+    /// primary with the most replicas (more than the barrier) moves to it, after 5 s.
+    fn replica_migration_step(&mut self, now: u64) -> Vec<Action> {
+        const MIGRATION_DELAY_MS: u64 = 5000;
+        let primaries: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|n| n.is_primary() && !n.has(flags::FAIL))
+            .map(|n| n.id.clone())
+            .collect();
+        for p in &primaries {
+            if !self.ok_replicas(p).is_empty() {
+                self.had_replicas.insert(p.clone());
+            }
+        }
+        let me = self.me().clone();
+        let Some(my_primary) = me.primary.clone().filter(|_| me.has(flags::REPLICA)) else {
+            self.orphan_since = None;
+            return Vec::new();
+        };
+        if !self.state_ok || self.migration_barrier < 0 || self.election.is_some() {
+            self.orphan_since = None;
+            return Vec::new();
+        }
+        let mine: Vec<NodeId> = self.ok_replicas(&my_primary).into_iter().cloned().collect();
+        let max = primaries
+            .iter()
+            .map(|p| self.ok_replicas(p).len())
+            .max()
+            .unwrap_or(0);
+        let smallest = mine.iter().min().map(|id| id.as_str());
+        if (mine.len() as i64) <= self.migration_barrier
+            || mine.len() < max
+            || smallest != Some(self.myself.as_str())
+        {
+            self.orphan_since = None;
+            return Vec::new();
+        }
+        let orphan = primaries.iter().find(|p| {
+            **p != my_primary
+                && self.owns_slots(p)
+                && self.had_replicas.contains(*p)
+                && self.ok_replicas(p).is_empty()
+                && self.nodes.get(*p).is_some_and(|n| !n.has(flags::PFAIL))
+        });
+        let Some(orphan) = orphan.cloned() else {
+            self.orphan_since = None;
+            return Vec::new();
+        };
+        match &self.orphan_since {
+            Some((id, since)) if *id == orphan => {
+                if now.saturating_sub(*since) < MIGRATION_DELAY_MS {
+                    return Vec::new();
+                }
+            }
+            _ => {
+                self.orphan_since = Some((orphan, now));
+                return Vec::new();
+            }
+        }
+        self.orphan_since = None;
+        let mut actions = vec![Action::Log(format!(
+            "Migrating to orphaned master {orphan} (my master {my_primary} keeps {} working replicas, barrier {}).",
+            mine.len() - 1,
+            self.migration_barrier
+        ))];
+        let n = self.me_mut();
+        n.primary = Some(orphan);
+        actions.push(Action::Save);
+        self.update_state(now);
         actions
     }
 

@@ -109,7 +109,7 @@ impl Net {
         }
         self.run(3000);
         for r in 3..n {
-            let primary = self.nodes[r - 3].myself.clone();
+            let primary = self.nodes[(r - 3) % 3].myself.clone();
             // With message loss the replica may not know its primary yet: retry, as
             // redis-cli waits for the cluster to join before configuring replicas.
             let mut tries = 0;
@@ -388,5 +388,53 @@ fn a_replica_with_too_old_data_does_not_fail_over_unless_the_factor_is_zero() {
             }
         }
         assert!(promoted, "seed {seed}: factor 0 did not allow the failover");
+    }
+}
+
+#[test]
+fn a_spare_replica_migrates_to_an_orphaned_primary() {
+    for seed in 0..5 {
+        // Primary 0 has two replicas (3 and 6); primaries 1 and 2 one each (4, 5).
+        let mut net = Net::new(7, seed, 1000);
+        net.create();
+        let p0 = net.nodes[0].myself.clone();
+        let p1 = net.nodes[1].myself.clone();
+        assert_eq!(net.nodes[6].me().primary.as_deref(), Some(p0.as_str()));
+        // Primary 1 loses its only replica.
+        net.down[4] = true;
+        let mut migrated = None;
+        for _ in 0..200 {
+            net.step(100);
+            migrated = [3, 6]
+                .into_iter()
+                .find(|&i| net.nodes[i].me().primary.as_deref() == Some(p1.as_str()));
+            if migrated.is_some() {
+                break;
+            }
+        }
+        let migrated = migrated.unwrap_or_else(|| panic!("seed {seed}: no replica migrated"));
+        // The one with the smaller id moved; the other stays with primary 0.
+        let other = if migrated == 3 { 6 } else { 3 };
+        assert!(
+            net.nodes[migrated].myself < net.nodes[other].myself,
+            "seed {seed}"
+        );
+        assert_eq!(net.nodes[other].me().primary.as_deref(), Some(p0.as_str()));
+        // Everyone learns the new topology.
+        net.run(3000);
+        let migrated_id = net.nodes[migrated].myself.clone();
+        for (i, n) in net.nodes.iter().enumerate() {
+            if net.down[i] {
+                continue;
+            }
+            assert_eq!(
+                n.nodes[&migrated_id].primary.as_deref(),
+                Some(p1.as_str()),
+                "seed {seed}: node {i} has not seen the migration"
+            );
+        }
+        // With the barrier at 1 the last replica of primary 0 does not move again.
+        net.run(10_000);
+        assert_eq!(net.nodes[other].me().primary.as_deref(), Some(p0.as_str()));
     }
 }

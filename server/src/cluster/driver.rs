@@ -42,6 +42,7 @@ pub async fn run(
                 let now = clock::unix_ms();
                 let offset = server.replication.with_log(|l| l.offset);
                 let no_failover = server.config.get_bool("cluster-replica-no-failover");
+                let migration_barrier = server.config.get_i64("cluster-migration-barrier");
                 let validity_factor = server.config.get_i64("cluster-replica-validity-factor").max(0) as u64;
                 let link_down_ms = server.replication.primary.lock().as_ref().map_or(0, |p| {
                     if p.link_up || p.down_since_ms == 0 {
@@ -54,6 +55,7 @@ pub async fn run(
                     c.set_repl_offset(offset);
                     c.no_failover = no_failover;
                     c.validity_factor = validity_factor;
+                    c.migration_barrier = migration_barrier;
                     c.primary_link_down_ms = link_down_ms;
                     ((), c.tick(now))
                 });
