@@ -227,6 +227,7 @@ pub fn run(args: Vec<String>) -> i32 {
         true
     });
     if !loaded {
+        rt.shutdown_background();
         return 1;
     }
     if let Some(aof) = server.replication.aof.read().as_ref() {
@@ -248,6 +249,9 @@ pub fn run(args: Vec<String>) -> i32 {
         let _ = std::fs::remove_file(&pidfile);
     }
     tracing::info!("Cinnabar is now ready to exit, bye bye...");
+    // Do not wait for background work (an expiry step may be waiting for a slot that a busy
+    // script holds: SHUTDOWN NOSAVE must still exit).
+    rt.shutdown_background();
     0
 }
 

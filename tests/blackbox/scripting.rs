@@ -578,3 +578,26 @@ fn cluster_scripts_stay_in_one_slot_and_the_seed_like_script_counts_right() {
     assert!(e.contains("do not hash to the same slot"), "{e}");
     assert_eq!(c.cmd_str("PING"), simple("PONG"));
 }
+
+#[test]
+fn shutdown_nosave_stops_a_server_stuck_in_an_unkillable_script() {
+    let mut server = TestServer::start(&["--busy-reply-threshold", "100"]);
+    let mut runner = server.raw();
+    runner.send(&encode(&[
+        b"EVAL",
+        b"redis.call('set', 'w', 1) while true do end",
+        b"0",
+    ]));
+    let mut other =
+        wait_for(
+            "the script to be busy",
+            Duration::from_secs(10),
+            || match try_new_connection(server.port, "PING")? {
+                (c, Resp::Error(e)) if e.starts_with("BUSY ") => Some(c),
+                _ => None,
+            },
+        );
+    assert!(err_text(other.cmd_str("SCRIPT KILL")).starts_with("UNKILLABLE"));
+    other.send(b"SHUTDOWN NOSAVE\r\n");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
