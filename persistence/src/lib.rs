@@ -243,16 +243,6 @@ impl AofDir {
         Ok(f)
     }
 
-    /// Writes a whole file (a rewrite's base) and fsyncs it.
-    pub fn write_file(&self, file: &AofFile, bytes: &[u8]) -> Result<(), PersistenceError> {
-        let path = self.path(file);
-        let mut f = File::create(&path).map_err(io(&path))?;
-        f.write_all(bytes).map_err(io(&path))?;
-        f.sync_all().map_err(io(&path))?;
-        fsync_dir(&self.dir);
-        Ok(())
-    }
-
     /// Deletes files no longer listed in the manifest.
     pub fn remove_unlisted(&self) {
         let Ok(m) = self.manifest() else { return };

@@ -13,33 +13,21 @@ use crate::server::Server;
 /// libraries (`FUNCTION FLUSH`, `FUNCTION RESTORE`), then one
 /// `RESTORE key <abs-ms|0> <payload> REPLACE ABSTTL` per key. The caller holds the stream
 /// lock, so the snapshot matches the stream offset exactly.
+///
+/// (The AOF rewrite and snapshots write the same commands slot by slot instead, see
+/// [`crate::slot_snapshot`].)
 pub fn snapshot_commands(server: &Server, now_ms: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    write_snapshot(server, now_ms, &mut out).expect("writing to memory");
-    out
-}
-
-/// [`snapshot_commands`] written to `out` as it is produced (a file: no copy of the data
-/// set is built in memory).
-pub fn write_snapshot(
-    server: &Server,
-    now_ms: u64,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    write_header(server, out)?;
-    let mut buf = Vec::new();
+    write_header(server, &mut out).expect("writing to memory");
     for slot in 0..cluster::SLOT_COUNT as u16 {
         let t = server.keyspace.lock(slot);
         for e in t.iter() {
             if !e.is_expired(now_ms) {
-                write_restore(&mut buf, e);
+                write_restore(&mut out, e);
             }
         }
-        drop(t);
-        out.write_all(&buf)?;
-        buf.clear();
     }
-    Ok(())
+    out
 }
 
 /// The part of a snapshot before the keys: `FLUSHALL` and the function libraries.

@@ -43,12 +43,7 @@ pub(crate) struct CallState<'c, 'a> {
 impl<'c, 'a> CallState<'c, 'a> {
     /// Takes the locks a script starts with: the replication gate and stream (if it may
     /// write), then its declared slots, in the order single writes take them.
-    pub(crate) fn new(
-        ctx: &'c mut Ctx<'a>,
-        declared: &[u16],
-        read_only: bool,
-        _name: &str,
-    ) -> Self {
+    pub(crate) fn new(ctx: &'c mut Ctx<'a>, declared: &[u16], read_only: bool) -> Self {
         let server = ctx.server;
         let stats = ctx.stats;
         let gate = (!read_only).then(|| stats.repl_gate.read_recursive());

@@ -44,7 +44,7 @@ struct RunMeta {
     load_deadline: Option<Instant>,
     is_function: bool,
     name: String,
-    command: String,
+    command: &'static str,
     worker: usize,
     wrote: bool,
     busy: Option<Arc<BusyScript>>,
@@ -288,7 +288,7 @@ fn check_time(server: &Weak<Server>) -> mlua::Result<VmState> {
                             started: meta.started,
                             is_function: meta.is_function,
                             name: meta.name.clone(),
-                            command: meta.command.clone(),
+                            command: meta.command,
                             wrote: meta.wrote.into(),
                             kill: Default::default(),
                             worker: meta.worker,
@@ -501,7 +501,7 @@ fn load_library(lua: &Lua, code: &[u8]) -> Result<Vec<(FunctionInfo, Function)>,
             load_deadline: Some(Instant::now() + LOAD_TIMEOUT),
             is_function: true,
             name: String::new(),
-            command: "function".into(),
+            command: "function",
             worker: usize::MAX,
             wrote: false,
             busy: None,
@@ -620,8 +620,8 @@ pub(crate) fn run(
                 threshold,
                 load_deadline: None,
                 is_function,
-                name: name.clone(),
-                command: if is_function { "fcall" } else { "eval" }.into(),
+                name,
+                command: if is_function { "fcall" } else { "eval" },
                 worker: ctx.stats.index,
                 wrote: false,
                 busy: None,
@@ -630,7 +630,7 @@ pub(crate) fn run(
         let running = &ctx.stats.script_running;
         running.store(true, Ordering::Relaxed);
         let declared: Vec<u16> = keys.iter().map(|k| cluster::key_hash_slot(k)).collect();
-        let state = RefCell::new(CallState::new(ctx, &declared, read_only, &name));
+        let state = RefCell::new(CallState::new(ctx, &declared, read_only));
         let outcome = lua.scope(|scope| {
             let raw = scope
                 .create_function(|lua, args: MultiValue| state.borrow_mut().call(lua, args))?;
@@ -648,7 +648,8 @@ pub(crate) fn run(
             result
         });
         running.store(false, Ordering::Relaxed);
-        let busy = RUN.with(|r| r.borrow_mut().take()).and_then(|m| m.busy);
+        let meta = RUN.with(|r| r.borrow_mut().take()).expect("set above");
+        let (busy, name) = (meta.busy, meta.name);
         if let Some(busy) = &busy {
             server.scripts.unmark_busy(busy);
         }

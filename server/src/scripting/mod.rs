@@ -40,8 +40,8 @@ pub struct BusyScript {
     pub is_function: bool,
     /// The function name or the script's SHA1.
     pub name: String,
-    /// The command line's first argument (`eval`, `fcall`, ...).
-    pub command: String,
+    /// The command that runs it (`eval`, `fcall`).
+    pub command: &'static str,
     /// Set once the script has run a write command: it can no longer be killed.
     pub wrote: AtomicBool,
     /// Set by SCRIPT KILL / FUNCTION KILL; the script stops at its next hook.
