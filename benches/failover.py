@@ -8,6 +8,12 @@ with redis-cli --cluster create, write to keys of one primary's slots while reco
 acknowledged write, SIGKILL that primary, and measure the seconds until its replica reports
 role master (promotion) and until the replica accepts a write to those slots (first
 successful write). Then count acknowledged writes that are missing after the failover.
+
+Then the failback: restart the killed primary from its own directory (nodes.conf kept) and
+time until it is a replica of the winner with its link up (rejoin), then send it CLUSTER
+FAILOVER while a writer keeps writing to its slots (following -MOVED), and time until it
+is the primary again and accepts writes (failback); acknowledged writes missing after the
+failback are counted too (target: 0).
 """
 import argparse
 import os
@@ -33,16 +39,18 @@ def free_port():
             return p
 
 
+def start_node(binary, port, timeout, workdir):
+    d = os.path.join(workdir, str(port))
+    os.makedirs(d, exist_ok=True)
+    return subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+         "--cluster-node-timeout", str(timeout), "--dir", d, "--save", "", "--appendonly", "no"],
+        cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_cluster(binary, timeout, workdir):
     ports = [free_port() for _ in range(6)]
-    procs = []
-    for p in ports:
-        d = os.path.join(workdir, str(p))
-        os.makedirs(d)
-        procs.append(subprocess.Popen(
-            [binary, "--port", str(p), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-             "--cluster-node-timeout", str(timeout), "--dir", d, "--save", "", "--appendonly", "no"],
-            cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs = [start_node(binary, p, timeout, workdir) for p in ports]
     for p in ports:
         for _ in range(200):
             try:
@@ -121,11 +129,9 @@ def measure(binary, timeout):
             if promoted is not None and first_write is not None:
                 break
             time.sleep(0.005)
-        last = {}
-        for k, n in acked:
-            last[k] = n
-        lost = sum(1 for k, n in last.items() if replica.get(k) is None or int(replica.get(k)) < n)
-        return promoted, first_write, lost, len(acked)
+        lost = count_lost(replica, acked)
+        failback = measure_failback(binary, timeout, workdir, ports, procs, keys)
+        return (promoted, first_write, lost, len(acked)) + failback
     finally:
         for p in procs:
             try:
@@ -136,18 +142,93 @@ def measure(binary, timeout):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def count_lost(node, acked):
+    """Acknowledged writes whose value is missing or older on `node`."""
+    last = {}
+    for k, n in acked:
+        last[k] = n
+    return sum(1 for k, n in last.items() if node.get(k) is None or int(node.get(k)) < n)
+
+
+def poll(deadline_s, probe):
+    """Polls `probe` every 5 ms until it returns a value or the deadline passes."""
+    start = time.time()
+    while time.time() - start < deadline_s:
+        try:
+            v = probe()
+            if v:
+                return time.time()
+        except redis.RedisError:
+            pass
+        time.sleep(0.005)
+    return None
+
+
+def measure_failback(binary, timeout, workdir, ports, procs, keys):
+    """Restarts the killed primary, waits for it to follow the winner, fails back."""
+    restarted = time.time()
+    procs[1] = start_node(binary, ports[1], timeout, workdir)
+    old = redis.Redis(port=ports[1], decode_responses=True)
+
+    def following():
+        info = old.info("replication")
+        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+    joined = poll(timeout / 1000 * 4 + 30, following)
+    if joined is None:
+        return None, None, None, 0
+    rejoin = joined - restarted
+    acked = []
+    stop = threading.Event()
+
+    def writer():
+        # Writes to the old primary's slots wherever they live, following -MOVED.
+        target = redis.Redis(port=int(old.info("replication")["master_port"]), decode_responses=True)
+        n = 0
+        while not stop.is_set():
+            k = keys[n % len(keys)]
+            try:
+                target.set(k, n)
+                acked.append((k, n))
+                n += 1
+            except redis.ResponseError as e:
+                if str(e).startswith("MOVED"):
+                    target = redis.Redis(port=int(str(e).split(":")[-1]), decode_responses=True)
+                else:
+                    time.sleep(0.001)
+            except redis.RedisError:
+                time.sleep(0.001)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(0.5)
+    asked = time.time()
+    old.execute_command("CLUSTER FAILOVER")
+    probe_key = keys[-1]
+    back = poll(timeout / 1000 * 4 + 30,
+                lambda: old.execute_command("ROLE")[0] == "master" and old.set(probe_key, -1))
+    time.sleep(0.5)
+    stop.set()
+    t.join()
+    failback = None if back is None else back - asked
+    acked = [(k, n) for k, n in acked if k != probe_key]
+    return rejoin, failback, count_lost(old, acked), len(acked)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--timeouts", default="500,1000,5000,15000")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
-    print(f"{'timeout':>8} {'server':>13} {'promotion s':>12} {'first write s':>14} {'lost/acked':>12}")
+    print(f"{'timeout':>8} {'server':>13} {'promotion s':>12} {'first write s':>14} {'lost/acked':>12}"
+          f" {'rejoin s':>9} {'failback s':>11} {'lost/acked':>12}")
     for timeout in [int(t) for t in args.timeouts.split(",")]:
         for name, binary in binaries.items():
-            promoted, first, lost, acked = measure(binary, timeout)
+            promoted, first, lost, acked, rejoin, back, back_lost, back_acked = measure(binary, timeout)
             fmt = lambda v: f"{v:.2f}" if v is not None else "none"
-            print(f"{timeout:>8} {name:>13} {fmt(promoted):>12} {fmt(first):>14} {lost:>5}/{acked:<6}", flush=True)
+            print(f"{timeout:>8} {name:>13} {fmt(promoted):>12} {fmt(first):>14} {lost:>5}/{acked:<6}"
+                  f" {fmt(rejoin):>9} {fmt(back):>11} {back_lost!s:>5}/{back_acked:<6}", flush=True)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ pub struct Loaded {
     /// Every node.
     pub nodes: BTreeMap<NodeId, Node>,
     /// Slot owners.
-    pub owners: Vec<Option<NodeId>>,
+    pub owners: Vec<Option<crate::state::SlotOwner>>,
     /// Migrating slots.
     pub migrating: BTreeMap<u16, NodeId>,
     /// Importing slots.
@@ -164,6 +164,7 @@ pub fn parse_file(text: &str) -> Result<Loaded, String> {
         if flags & flags::MYSELF != 0 {
             loaded.myself = id.clone();
         }
+        let owner: crate::state::SlotOwner = std::sync::Arc::from(id.as_str());
         for slot in &fields[8..] {
             if let Some(inner) = slot.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
                 if let Some((s, to)) = inner.split_once("->-") {
@@ -189,7 +190,7 @@ pub fn parse_file(text: &str) -> Result<Loaded, String> {
                 return Err(bad("slot out of range"));
             }
             for s in a..=b {
-                loaded.owners[s] = Some(id.clone());
+                loaded.owners[s] = Some(owner.clone());
             }
         }
         loaded.nodes.insert(id, n);

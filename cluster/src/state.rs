@@ -8,6 +8,7 @@
 //! simulated network in tests.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
@@ -21,6 +22,40 @@ use crate::SLOT_COUNT;
 
 /// Redis's default `repl-ping-replica-period`, part of the replica validity rule.
 const REPL_PING_PERIOD_MS: u64 = 10_000;
+
+/// A slot owner's node id, shared by all the slots it owns.
+pub type SlotOwner = Arc<str>;
+
+/// Tells which slot owners are one node, comparing bytes once per run of slots that
+/// share an owner allocation instead of once per slot.
+pub struct OwnerMatcher<'a> {
+    id: &'a str,
+    last: Option<SlotOwner>,
+    answer: bool,
+}
+
+impl<'a> OwnerMatcher<'a> {
+    /// A matcher for `id`.
+    pub fn new(id: &'a str) -> OwnerMatcher<'a> {
+        OwnerMatcher {
+            id,
+            last: None,
+            answer: false,
+        }
+    }
+
+    /// Whether `owner` is the node this matcher looks for.
+    pub fn is(&mut self, owner: &Option<SlotOwner>) -> bool {
+        let Some(o) = owner else {
+            return false;
+        };
+        if !self.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, o)) {
+            self.answer = **o == *self.id;
+            self.last = Some(o.clone());
+        }
+        self.answer
+    }
+}
 
 /// Settings the state machine needs.
 #[derive(Debug, Clone)]
@@ -91,8 +126,9 @@ pub struct Cluster {
     pub last_vote_epoch: u64,
     /// Every known node, this one included.
     pub nodes: BTreeMap<NodeId, Node>,
-    /// The owner of each slot.
-    pub owners: Vec<Option<NodeId>>,
+    /// The owner of each slot. The slots of one owner share one allocation, so scans
+    /// compare each run of slots once (see [`OwnerMatcher`]).
+    pub owners: Vec<Option<SlotOwner>>,
     /// Slots this node is migrating away, to which node.
     pub migrating: BTreeMap<u16, NodeId>,
     /// Slots this node is importing, from which node.
@@ -212,15 +248,17 @@ impl Cluster {
 
     /// Slots owned by `id`.
     pub fn slots_of(&self, id: &str) -> Vec<u16> {
+        let mut mine = OwnerMatcher::new(id);
         (0..SLOT_COUNT as u16)
-            .filter(|&s| self.owners[s as usize].as_deref() == Some(id))
+            .filter(|&s| mine.is(&self.owners[s as usize]))
             .collect()
     }
 
     fn slot_bitmap(&self, id: &str) -> Slots {
         let mut b = empty_slots();
+        let mut mine = OwnerMatcher::new(id);
         for (s, owner) in self.owners.iter().enumerate() {
-            if owner.as_deref() == Some(id) {
+            if mine.is(owner) {
                 set_slot(&mut b, s);
             }
         }
@@ -231,12 +269,12 @@ impl Cluster {
     fn owner_summary(&self) -> (Vec<&str>, bool) {
         let mut distinct: Vec<&str> = Vec::new();
         let mut covered = true;
-        let mut last: Option<&str> = None;
+        let mut last: Option<&SlotOwner> = None;
         for o in &self.owners {
-            match o.as_deref() {
+            match o {
                 None => covered = false,
                 Some(id) => {
-                    if last != Some(id) && !distinct.contains(&id) {
+                    if !last.is_some_and(|l| Arc::ptr_eq(l, id)) && !distinct.contains(&&**id) {
                         distinct.push(id);
                     }
                     last = Some(id);
@@ -246,9 +284,20 @@ impl Cluster {
         (distinct, covered)
     }
 
+    /// The allocation `id`'s other slots share, or a new one.
+    fn shared_owner(&self, id: &str) -> SlotOwner {
+        let mut matcher = OwnerMatcher::new(id);
+        self.owners
+            .iter()
+            .find(|o| matcher.is(o))
+            .and_then(|o| o.clone())
+            .unwrap_or_else(|| Arc::from(id))
+    }
+
     /// Whether `id` owns at least one slot.
     pub fn owns_slots(&self, id: &str) -> bool {
-        self.owners.iter().any(|o| o.as_deref() == Some(id))
+        let mut mine = OwnerMatcher::new(id);
+        self.owners.iter().any(|o| mine.is(o))
     }
 
     /// Number of primaries that own at least one slot.
@@ -589,9 +638,10 @@ impl Cluster {
         let Some(old) = self.me().primary.clone() else {
             return Vec::new();
         };
-        let me = self.myself.clone();
+        let me: SlotOwner = Arc::from(self.myself.as_str());
+        let mut old_owner = OwnerMatcher::new(&old);
         for owner in self.owners.iter_mut() {
-            if owner.as_deref() == Some(old.as_str()) {
+            if old_owner.is(owner) {
                 *owner = Some(me.clone());
             }
         }
@@ -692,12 +742,13 @@ impl Cluster {
                 return refuse("voted for a replica of the same primary recently".into());
             }
         }
+        let mut epochs = OwnerEpochs::default();
         for s in 0..SLOT_COUNT {
             if !has_slot(slots, s) {
                 continue;
             }
-            if let Some(owner) = self.owners[s].as_deref() {
-                let owner_epoch = self.nodes.get(owner).map_or(0, |n| n.config_epoch);
+            if let Some(owner) = &self.owners[s] {
+                let owner_epoch = epochs.of(self, owner);
                 if owner_epoch > claimed_epoch {
                     return refuse(format!("slot {s} has a newer configuration (epoch {owner_epoch} > {claimed_epoch})"));
                 }
@@ -1033,34 +1084,36 @@ impl Cluster {
         let mut lost_mine = false;
         let my_primary = self.me().primary.clone();
         let mut primary_lost = false;
+        let sender_owner: SlotOwner = Arc::from(sender);
+        let mut is_sender = OwnerMatcher::new(sender);
+        let mut epochs = OwnerEpochs::default();
         for s in 0..SLOT_COUNT {
             let claimed = has_slot(slots, s);
-            let owner = self.owners[s].as_deref();
             if !claimed {
                 // A slot the sender stops claiming keeps its owner until another node claims
                 // it (as in Redis): messages can arrive late, and a late PING must not undo
                 // a SETSLOT NODE that was already applied.
                 continue;
             }
-            if owner == Some(sender) || self.importing.contains_key(&(s as u16)) {
+            if is_sender.is(&self.owners[s]) || self.importing.contains_key(&(s as u16)) {
                 continue;
             }
-            match owner {
+            match self.owners[s].clone() {
                 None => {
-                    self.owners[s] = Some(sender.to_string());
+                    self.owners[s] = Some(sender_owner.clone());
                     changed = true;
                 }
                 Some(o) => {
-                    let owner_epoch = self.nodes.get(o).map_or(0, |n| n.config_epoch);
+                    let owner_epoch = epochs.of(self, &o);
                     if epoch > owner_epoch {
-                        if o == self.myself {
+                        if *o == *self.myself {
                             self.migrating.remove(&(s as u16));
                             lost_mine = true;
                         }
-                        if my_primary.as_deref() == Some(o) {
+                        if my_primary.as_deref() == Some(&*o) {
                             primary_lost = true;
                         }
-                        self.owners[s] = Some(sender.to_string());
+                        self.owners[s] = Some(sender_owner.clone());
                         changed = true;
                     } else if owner_epoch > epoch && stale_owner.is_none() {
                         stale_owner = Some(o.to_string());
@@ -1142,7 +1195,7 @@ impl Cluster {
                 return Err(format!("Slot {s} is already busy"));
             }
         }
-        let me = self.myself.clone();
+        let me: SlotOwner = Arc::from(self.myself.as_str());
         for &s in slots {
             self.owners[s as usize] = Some(me.clone());
             self.importing.remove(&s);
@@ -1236,7 +1289,7 @@ impl Cluster {
                     self.migrating.remove(&slot);
                 }
                 let was_importing = self.importing.remove(&slot).is_some();
-                self.owners[slot as usize] = Some(id.to_string());
+                self.owners[slot as usize] = Some(self.shared_owner(id));
                 if was_importing && id == self.myself {
                     // Make the new claim win without a vote, as Redis does.
                     self.bump_epoch_unconditionally();
@@ -1317,8 +1370,9 @@ impl Cluster {
             return Err("Can't forget my master!".into());
         }
         self.nodes.remove(id);
+        let mut forgotten = OwnerMatcher::new(id);
         for owner in self.owners.iter_mut() {
-            if owner.as_deref() == Some(id) {
+            if forgotten.is(owner) {
                 *owner = None;
             }
         }
@@ -1459,6 +1513,25 @@ impl Cluster {
     /// Validates a message before it is handled (the spec's "is valid packet" step).
     pub fn accepts(msg: &Message) -> bool {
         msg.header.port != 0 || msg.header.flags & flags::NOADDR != 0
+    }
+}
+
+/// Configuration epochs of slot owners, looked up once per run of slots.
+#[derive(Default)]
+struct OwnerEpochs {
+    last: Option<(SlotOwner, u64)>,
+}
+
+impl OwnerEpochs {
+    fn of(&mut self, c: &Cluster, owner: &SlotOwner) -> u64 {
+        if let Some((o, epoch)) = &self.last {
+            if Arc::ptr_eq(o, owner) {
+                return *epoch;
+            }
+        }
+        let epoch = c.nodes.get(&**owner).map_or(0, |n| n.config_epoch);
+        self.last = Some((owner.clone(), epoch));
+        epoch
     }
 }
 

@@ -348,6 +348,18 @@ fn missing_writes(cluster: &TestCluster, file: &std::path::Path) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// Waits until the write load has recorded `n` acknowledged writes in `file`.
+fn wait_for_acked_writes(file: &std::path::Path, n: usize) {
+    wait_for(
+        "the write load to get writes acknowledged",
+        Duration::from_secs(20),
+        || {
+            let acked = std::fs::read_to_string(file).map_or(0, |t| t.lines().count());
+            (acked >= n).then_some(())
+        },
+    );
+}
+
 /// The index of the node that replicates `primary_id`.
 fn replica_of(cluster: &TestCluster, primary_id: &str) -> usize {
     (0..cluster.nodes.len())
@@ -376,7 +388,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     let load_file = dir.join("acked-1");
     let lf = load_file.clone();
     let load = spawn_write_load(port, 8, lf);
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_acked_writes(&load_file, 300);
     // Kill the primary that is not our entry point.
     let victim = 1;
     let victim_id = cluster.id(victim);
@@ -419,7 +431,7 @@ fn sigkill_a_primary_its_replica_takes_over_and_failback_loses_nothing() {
     let load_file2 = dir.join("acked-2");
     let lf2 = load_file2.clone();
     let load2 = spawn_write_load(port, 5, lf2);
-    std::thread::sleep(Duration::from_millis(1000));
+    wait_for_acked_writes(&load_file2, 300);
     let mut c = cluster.nodes[victim].raw();
     assert_eq!(c.cmd_str("CLUSTER FAILOVER"), simple("OK"));
     wait_for("roles to swap back", Duration::from_secs(20), || {

@@ -321,7 +321,7 @@ pub fn info_text(c: &Cluster) -> String {
         c.owners
             .iter()
             .flatten()
-            .filter(|id| c.nodes.get(*id).is_some_and(|n| n.has(flag)))
+            .filter(|id| c.nodes.get(&***id).is_some_and(|n| n.has(flag)))
             .count()
     };
     let pfail = failing(node_flags::PFAIL);
