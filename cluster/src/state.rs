@@ -129,6 +129,12 @@ pub struct Cluster {
     /// The owner of each slot. The slots of one owner share one allocation, so scans
     /// compare each run of slots once (see [`OwnerMatcher`]).
     pub owners: Vec<Option<SlotOwner>>,
+    /// For each slot another node owns: the configEpoch of the claim that gave it that
+    /// owner. Conflicts are judged with it, not with the owner's current configEpoch: a
+    /// node that was away can know an owner's new epoch together with an old slot it has
+    /// since lost, and must not defend that slot with the new epoch. (Our own slots are
+    /// judged with our own configEpoch.)
+    slot_epochs: Vec<u64>,
     /// Slots this node is migrating away, to which node.
     pub migrating: BTreeMap<u16, NodeId>,
     /// Slots this node is importing, from which node.
@@ -188,6 +194,7 @@ impl Cluster {
             last_vote_epoch: 0,
             nodes: BTreeMap::new(),
             owners: vec![None; SLOT_COUNT],
+            slot_epochs: vec![0; SLOT_COUNT],
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             settings,
@@ -284,6 +291,29 @@ impl Cluster {
         (distinct, covered)
     }
 
+    /// The configEpoch slot `s`'s ownership stands on: ours for our own slots, else the
+    /// epoch of the claim that gave it its owner. `mine` matches this node's id.
+    fn claim_epoch(&self, s: usize, mine: &mut OwnerMatcher) -> u64 {
+        if mine.is(&self.owners[s]) {
+            self.me().config_epoch
+        } else {
+            self.slot_epochs[s]
+        }
+    }
+
+    /// The slots `id` owns by a claim of configEpoch `epoch`.
+    fn claim_bitmap(&self, id: &str, epoch: u64) -> Slots {
+        let mut b = empty_slots();
+        let mut owner = OwnerMatcher::new(id);
+        let mut mine = OwnerMatcher::new(&self.myself);
+        for s in 0..SLOT_COUNT {
+            if owner.is(&self.owners[s]) && self.claim_epoch(s, &mut mine) == epoch {
+                set_slot(&mut b, s);
+            }
+        }
+        b
+    }
+
     /// The allocation `id`'s other slots share, or a new one.
     fn shared_owner(&self, id: &str) -> SlotOwner {
         let mut matcher = OwnerMatcher::new(id);
@@ -334,6 +364,8 @@ impl Cluster {
             .filter(|n| n.id != self.myself && n.id != exclude && !n.has(flags::HANDSHAKE))
             .collect();
         candidates.shuffle(&mut self.rng);
+        // Suspected nodes first, so failure reports travel even in large clusters.
+        candidates.sort_by_key(|n| !n.has(flags::PFAIL | flags::FAIL));
         candidates
             .into_iter()
             .take(10)
@@ -363,8 +395,11 @@ impl Cluster {
         }
     }
 
+    /// How often each node is pinged. Frequent enough that every node hears from a live
+    /// peer well within the node timeout, so that all primaries notice a dead one at about
+    /// the same moment (their failure reports then agree at once).
     fn ping_interval(&self) -> u64 {
-        (self.settings.node_timeout / 4).clamp(100, 1000)
+        (self.settings.node_timeout / 4).clamp(100, 500)
     }
 
     /// Advances time: sends PINGs and MEETs, detects failures.
@@ -408,20 +443,27 @@ impl Cluster {
                 actions.push(Action::Send { to: id, msg });
             }
         }
-        // Failure detection.
+        // Failure detection: a node that has said nothing for node-timeout although a PING
+        // to it is pending is PFAIL. Silence is measured from the last thing heard from it
+        // (its PONGs and its own PINGs), not from our pending PING, so that detection takes
+        // node-timeout after the death rather than node-timeout after our next PING.
         let timeout = self.settings.node_timeout;
         let mut changed = false;
         for n in self.nodes.values_mut() {
-            if n.id == self.myself {
+            if n.id == self.myself || n.ping_sent == 0 || n.has(flags::PFAIL | flags::FAIL) {
                 continue;
             }
-            if n.ping_sent != 0
-                && now.saturating_sub(n.ping_sent) > timeout
-                && !n.has(flags::PFAIL | flags::FAIL)
-            {
+            let heard = n.pong_received.max(n.seen);
+            let silent_since = if heard == 0 { n.ping_sent } else { heard };
+            if now.saturating_sub(silent_since) > timeout {
                 n.flags |= flags::PFAIL;
                 changed = true;
             }
+        }
+        if changed {
+            // Tell everyone now rather than at the next PING: the other primaries' reports
+            // are what turns PFAIL into FAIL.
+            actions.extend(self.broadcast(Kind::Ping, Payload::None, now));
         }
         actions.extend(self.check_failures(now));
         if changed {
@@ -519,10 +561,11 @@ impl Cluster {
         actions
     }
 
-    /// The fixed part of the failover delay: Redis's 500 ms, scaled down with small node
-    /// timeouts so that a 500 ms timeout still fails over in well under a second.
+    /// The fixed part of the failover delay (Redis uses 500 ms). It only has to let the FAIL
+    /// broadcast reach the other primaries before they are asked to vote, which takes a
+    /// round trip, so it is at most 100 ms and scales down with small node timeouts.
     fn failover_base_delay(&self) -> u64 {
-        (self.settings.node_timeout / 10).clamp(10, 500)
+        (self.settings.node_timeout / 20).clamp(10, 100)
     }
 
     /// Replicas of my primary that have more data than me.
@@ -742,13 +785,13 @@ impl Cluster {
                 return refuse("voted for a replica of the same primary recently".into());
             }
         }
-        let mut epochs = OwnerEpochs::default();
+        let mut mine = OwnerMatcher::new(&self.myself);
         for s in 0..SLOT_COUNT {
             if !has_slot(slots, s) {
                 continue;
             }
-            if let Some(owner) = &self.owners[s] {
-                let owner_epoch = epochs.of(self, owner);
+            if self.owners[s].is_some() {
+                let owner_epoch = self.claim_epoch(s, &mut mine);
                 if owner_epoch > claimed_epoch {
                     return refuse(format!("slot {s} has a newer configuration (epoch {owner_epoch} > {claimed_epoch})"));
                 }
@@ -941,11 +984,12 @@ impl Cluster {
             let slots = h.slots.clone();
             let (changed, stale_owner) = self.apply_claims(&sender, epoch, &slots, now);
             dirty |= changed;
-            if let Some(owner) = stale_owner {
+            if let Some((owner, owner_epoch)) = stale_owner {
+                // Only the slots we know the owner claimed with that epoch.
                 let update = Payload::Update {
                     id: owner.clone(),
-                    config_epoch: self.nodes.get(&owner).map_or(0, |n| n.config_epoch),
-                    slots: self.slot_bitmap(&owner),
+                    config_epoch: owner_epoch,
+                    slots: self.claim_bitmap(&owner, owner_epoch),
                 };
                 let msg = self.message(Kind::Update, update, now, &sender);
                 actions.push(Action::Send {
@@ -1077,7 +1121,7 @@ impl Cluster {
         epoch: u64,
         slots: &Slots,
         _now: u64,
-    ) -> (bool, Option<NodeId>) {
+    ) -> (bool, Option<(NodeId, u64)>) {
         let mut changed = false;
         let mut stale_owner = None;
         let had_slots = self.owns_slots(&self.myself);
@@ -1086,7 +1130,8 @@ impl Cluster {
         let mut primary_lost = false;
         let sender_owner: SlotOwner = Arc::from(sender);
         let mut is_sender = OwnerMatcher::new(sender);
-        let mut epochs = OwnerEpochs::default();
+        let myself = self.myself.clone();
+        let mut mine = OwnerMatcher::new(&myself);
         for s in 0..SLOT_COUNT {
             let claimed = has_slot(slots, s);
             if !claimed {
@@ -1095,16 +1140,22 @@ impl Cluster {
                 // a SETSLOT NODE that was already applied.
                 continue;
             }
-            if is_sender.is(&self.owners[s]) || self.importing.contains_key(&(s as u16)) {
+            if is_sender.is(&self.owners[s]) {
+                // A fresh claim of a slot it already has: remember the newer epoch.
+                self.slot_epochs[s] = self.slot_epochs[s].max(epoch);
+                continue;
+            }
+            if self.importing.contains_key(&(s as u16)) {
                 continue;
             }
             match self.owners[s].clone() {
                 None => {
                     self.owners[s] = Some(sender_owner.clone());
+                    self.slot_epochs[s] = epoch;
                     changed = true;
                 }
                 Some(o) => {
-                    let owner_epoch = epochs.of(self, &o);
+                    let owner_epoch = self.claim_epoch(s, &mut mine);
                     if epoch > owner_epoch {
                         if *o == *self.myself {
                             self.migrating.remove(&(s as u16));
@@ -1114,9 +1165,10 @@ impl Cluster {
                             primary_lost = true;
                         }
                         self.owners[s] = Some(sender_owner.clone());
+                        self.slot_epochs[s] = epoch;
                         changed = true;
                     } else if owner_epoch > epoch && stale_owner.is_none() {
-                        stale_owner = Some(o.to_string());
+                        stale_owner = Some((o.to_string(), owner_epoch));
                     }
                 }
             }
@@ -1290,6 +1342,7 @@ impl Cluster {
                 }
                 let was_importing = self.importing.remove(&slot).is_some();
                 self.owners[slot as usize] = Some(self.shared_owner(id));
+                self.slot_epochs[slot as usize] = self.nodes[id].config_epoch;
                 if was_importing && id == self.myself {
                     // Make the new claim win without a vote, as Redis does.
                     self.bump_epoch_unconditionally();
@@ -1409,6 +1462,7 @@ impl Cluster {
         let myself = self.me().clone();
         self.nodes.clear();
         self.owners = vec![None; SLOT_COUNT];
+        self.slot_epochs = vec![0; SLOT_COUNT];
         self.migrating.clear();
         self.importing.clear();
         self.handshakes.clear();
@@ -1490,6 +1544,16 @@ impl Cluster {
         self.myself = loaded.myself;
         self.nodes = loaded.nodes;
         self.owners = loaded.owners;
+        // What the file knew: each owner's slots as of its configEpoch then.
+        self.slot_epochs = self
+            .owners
+            .iter()
+            .map(|o| {
+                o.as_deref()
+                    .and_then(|id| self.nodes.get(id))
+                    .map_or(0, |n| n.config_epoch)
+            })
+            .collect();
         self.migrating = loaded.migrating;
         self.importing = loaded.importing;
         self.current_epoch = loaded.current_epoch;
@@ -1513,25 +1577,6 @@ impl Cluster {
     /// Validates a message before it is handled (the spec's "is valid packet" step).
     pub fn accepts(msg: &Message) -> bool {
         msg.header.port != 0 || msg.header.flags & flags::NOADDR != 0
-    }
-}
-
-/// Configuration epochs of slot owners, looked up once per run of slots.
-#[derive(Default)]
-struct OwnerEpochs {
-    last: Option<(SlotOwner, u64)>,
-}
-
-impl OwnerEpochs {
-    fn of(&mut self, c: &Cluster, owner: &SlotOwner) -> u64 {
-        if let Some((o, epoch)) = &self.last {
-            if Arc::ptr_eq(o, owner) {
-                return *epoch;
-            }
-        }
-        let epoch = c.nodes.get(&**owner).map_or(0, |n| n.config_epoch);
-        self.last = Some((owner.clone(), epoch));
-        epoch
     }
 }
 

@@ -38,10 +38,18 @@ fn chaos_run(seed: u64, verbose: bool) -> usize {
     assert!(net.converged(), "seed {seed}: the cluster did not form");
     let mut life = vec![Life::Running; size];
     let mut log: Vec<String> = Vec::new();
+    let mut traced = vec![String::new(); size];
     let chaos_end = net.now + 30_000;
     while net.now < chaos_end {
         let wait = net.rng.gen_range(1..30) * 100;
-        net.run(wait);
+        if verbose {
+            for _ in 0..wait / 100 {
+                net.step(100);
+                trace(&net, &mut traced);
+            }
+        } else {
+            net.run(wait);
+        }
         let n = net.rng.gen_range(0..size);
         let event = match net.rng.gen_range(0..11) {
             0 if life[n] == Life::Running && down_count(&life) < 3 => {
@@ -142,6 +150,9 @@ fn chaos_run(seed: u64, verbose: bool) -> usize {
     let heal_deadline = net.now + 60_000;
     while !(settled(&net)) && net.now < heal_deadline {
         net.step(100);
+        if verbose {
+            trace(&net, &mut traced);
+        }
     }
     assert!(
         settled(&net),
@@ -150,6 +161,34 @@ fn chaos_run(seed: u64, verbose: bool) -> usize {
         views(&net)
     );
     net.elections_won()
+}
+
+/// Prints each node's role and its view of the first slot of every shard when they change.
+fn trace(net: &Net, last: &mut [String]) {
+    for (i, n) in net.nodes.iter().enumerate() {
+        let short = |o: &Option<cluster::state::SlotOwner>| {
+            o.as_deref()
+                .map_or("none".to_string(), |id| id[..6].to_string())
+        };
+        let view = format!(
+            "{} {} e{} primary={:?} slot0={} slot6000={} slot12000={}",
+            &n.myself[..6],
+            if n.me().is_primary() { "P" } else { "R" },
+            n.me().config_epoch,
+            n.me().primary.as_deref().map(|p| &p[..6]),
+            short(&n.owners[0]),
+            short(&n.owners[6000]),
+            short(&n.owners[12000]),
+        );
+        if view != last[i] {
+            eprintln!(
+                "{:>7} ms: node {i}{} {view}",
+                net.now,
+                if net.down[i] { " (down)" } else { "" }
+            );
+            last[i] = view;
+        }
+    }
 }
 
 fn down_count(life: &[Life]) -> usize {
@@ -176,14 +215,27 @@ fn views(net: &Net) -> String {
         .iter()
         .enumerate()
         .map(|(i, n)| {
+            // Slot ranges this node believes each owner has.
+            let mut owners: Vec<(String, usize)> = Vec::new();
+            for o in &n.owners {
+                let name = o.as_deref().map_or("none".to_string(), |id| id[..8].to_string());
+                match owners.iter_mut().find(|(k, _)| *k == name) {
+                    Some((_, count)) => *count += 1,
+                    None => owners.push((name, 1)),
+                }
+            }
+            let roles: Vec<String> = n
+                .nodes
+                .values()
+                .map(|x| format!("{}:{}:{:#x}", &x.id[..8], x.config_epoch, x.flags))
+                .collect();
             format!(
-                "node {i} {}: ok={} epoch={} config_epoch={} primary={:?} slots={}",
+                "node {i} {}: ok={} epoch={} config_epoch={} primary={:?} owners={owners:?} nodes={roles:?}",
                 &n.myself[..8],
                 n.is_ok(),
                 n.current_epoch,
                 n.me().config_epoch,
                 n.me().primary.as_deref().map(|p| &p[..8]),
-                n.slots_of(&n.myself).len()
             )
         })
         .collect::<Vec<_>>()

@@ -33,7 +33,10 @@ pub async fn run(
     };
     tokio::spawn(accept_loop(node.clone(), listener));
     let mut links: HashMap<String, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // Redis's cluster cron runs at 10 Hz; small node timeouts get a faster clock so that
+    // timeouts, failover delays and elections are not rounded up to 100 ms steps.
+    let period_ms = node.read(|c| c.settings.node_timeout / 10).clamp(20, 100);
+    let mut tick = tokio::time::interval(Duration::from_millis(period_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut following: Option<(String, u16)> = None;
     loop {
