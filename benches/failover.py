@@ -109,8 +109,9 @@ def measure(binary, timeout):
         time.sleep(1.0)
         procs[1].send_signal(signal.SIGKILL)
         killed = time.time()
+        # The writer notices the death only after redis-py's own reconnect retries
+        # (seconds): poll now and collect it afterwards.
         stop.set()
-        t.join()
         promoted = first_write = None
         while time.time() - killed < timeout / 1000 * 4 + 30:
             now = time.time()
@@ -129,6 +130,7 @@ def measure(binary, timeout):
             if promoted is not None and first_write is not None:
                 break
             time.sleep(0.005)
+        t.join()
         lost = count_lost(replica, acked)
         failback = measure_failback(binary, timeout, workdir, ports, procs, keys)
         return (promoted, first_write, lost, len(acked)) + failback

@@ -66,7 +66,14 @@ pub async fn run(
             }
             action = actions.recv() => {
                 let Some(action) = action else { return };
-                carry_out(&node, &server, &mut links, action);
+                if matches!(action, Action::Save) {
+                    // The configuration changed (it is on disk already), so this node's
+                    // role may have too: follow it now rather than at the next tick, so a
+                    // won election serves writes at once.
+                    follow_primary(&node, &server, &mut following);
+                } else {
+                    carry_out(&node, &server, &mut links, action);
+                }
             }
         }
     }
@@ -135,11 +142,8 @@ fn carry_out(
                 encode(&msg),
             );
         }
-        Action::Save => {
-            if let Err(e) = node.save() {
-                tracing::warn!("Could not save the cluster configuration: {e}");
-            }
-        }
+        // Saved already by `ClusterNode::with`; handled in the driver loop.
+        Action::Save => {}
         Action::Log(line) => tracing::info!("{line}"),
         Action::Deliver { channel, message } => {
             server.pubsub.publish(&channel, &message, false);

@@ -81,10 +81,9 @@ impl ClusterNode {
                 tracing::warn!("Could not save the cluster configuration: {e}");
             }
         }
+        // A Save goes on to the driver too, as the sign that the configuration changed.
         for a in actions {
-            if !matches!(a, Action::Save) {
-                let _ = self.actions.send(a);
-            }
+            let _ = self.actions.send(a);
         }
         result
     }
