@@ -60,6 +60,7 @@ fn pick(server: &Server, policy: &str, samples: usize, now_ms: u64) -> Option<Ca
     let volatile = policy.starts_with("volatile");
     let random = policy.ends_with("random");
     let by_ttl = policy == "volatile-ttl";
+    let by_frequency = policy.ends_with("lfu");
     let mut rng = rand::thread_rng();
     let mut best: Option<Candidate> = None;
     let mut looked = 0;
@@ -81,6 +82,9 @@ fn pick(server: &Server, policy: &str, samples: usize, now_ms: u64) -> Option<Ca
                 rng.gen()
             } else if by_ttl {
                 e.expire_at().unwrap_or(u64::MAX)
+            } else if by_frequency {
+                // Least frequently used first.
+                e.lfu_counter(now_ms) as u64
             } else {
                 // Least recently used first: the larger the idle time, the better.
                 u64::MAX - e.idle_secs(now_ms)

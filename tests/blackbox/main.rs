@@ -8,6 +8,7 @@ mod blocking;
 mod clients;
 mod cluster;
 mod config;
+mod eviction;
 mod expiry;
 mod introspection;
 mod keys;

@@ -638,8 +638,8 @@ fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     if !is_lfu(ctx) {
         return Err(CommandError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    with_object(ctx, args, |ctx, _e| {
-        ctx.out.int(0);
+    with_object(ctx, args, |ctx, e| {
+        ctx.out.int(e.lfu_counter(ctx.now_ms) as i64);
         Ok(())
     })
 }

@@ -435,6 +435,11 @@ impl Config {
                 .map(String::as_str)
                 == Some("yes"),
         };
+        crate::keyspace::access::configure(
+            &settings.maxmemory_policy,
+            num("lfu-log-factor"),
+            num("lfu-decay-time"),
+        );
         drop(v);
         *self.settings.write() = Arc::new(settings);
         self.version.fetch_add(1, Ordering::AcqRel);

@@ -111,6 +111,11 @@ impl Entry {
         self.expire_at != 0 && self.expire_at <= now_ms
     }
 
+    /// The access counter the LFU policies use, decayed to `now_ms`.
+    pub fn lfu_counter(&self, now_ms: u64) -> u8 {
+        super::access::decayed_counter(self.lru, now_ms)
+    }
+
     /// Seconds since the last access.
     pub fn idle_secs(&self, now_ms: u64) -> u64 {
         ((now_ms / 1000) as u32).wrapping_sub(self.lru) as u64

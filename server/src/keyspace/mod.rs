@@ -6,6 +6,7 @@
 //! takes the lock of that slot, and never holds it across an `.await`. Commands that touch
 //! several slots take the locks in ascending slot order ([`Keyspace::lock_slots`]).
 
+pub mod access;
 mod cell;
 mod entry;
 mod expire;

@@ -68,7 +68,7 @@ impl SlotTable {
                     None
                 } else {
                     let e = occ.into_mut();
-                    e.lru = (now_ms / 1000) as u32;
+                    super::access::touch(&mut e.lru, now_ms);
                     Some(e)
                 }
             }
@@ -116,7 +116,6 @@ impl SlotTable {
     /// existed (and was live).
     pub fn set(&mut self, key: &KeyRef, value: Value, expiry: Expiry, now_ms: u64) -> bool {
         self.version += 1;
-        let lru = (now_ms / 1000) as u32;
         match self
             .table
             .entry(key.hash, eq(key.key), |e| super::hash_key(&e.key))
@@ -140,7 +139,12 @@ impl SlotTable {
                 }
                 e.value = value;
                 e.expire_at = new_expire;
-                e.lru = lru;
+                // An overwrite is an access: an LFU counter carries over, as in Redis.
+                if was_live {
+                    super::access::touch(&mut e.lru, now_ms);
+                } else {
+                    e.lru = super::access::fresh(now_ms);
+                }
                 was_live
             }
             TableEntry::Vacant(vac) => {
@@ -155,7 +159,7 @@ impl SlotTable {
                     key: key.key.into(),
                     value,
                     expire_at,
-                    lru,
+                    lru: super::access::fresh(now_ms),
                 });
                 false
             }

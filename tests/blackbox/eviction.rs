@@ -1,0 +1,125 @@
+//! maxmemory policies: what each one evicts, seen from a client.
+
+use crate::harness::*;
+
+/// SETs `keys` (1000-byte values) in pipelined batches, with `EX ttl(i)` when given.
+fn fill(
+    c: &mut RawConn,
+    prefix: &str,
+    keys: std::ops::Range<usize>,
+    ttl: Option<&dyn Fn(usize) -> u64>,
+) {
+    let value = vec![b'v'; 1000];
+    let all: Vec<usize> = keys.collect();
+    for chunk in all.chunks(100) {
+        let mut batch = Vec::new();
+        for &i in chunk {
+            let key = format!("{prefix}{i}");
+            match ttl {
+                Some(f) => {
+                    let secs = f(i).to_string();
+                    batch.extend(encode(&[
+                        b"SET",
+                        key.as_bytes(),
+                        &value,
+                        b"EX",
+                        secs.as_bytes(),
+                    ]))
+                }
+                None => batch.extend(encode(&[b"SET", key.as_bytes(), &value])),
+            }
+        }
+        c.send(&batch);
+        for _ in chunk {
+            assert_eq!(c.read(), simple("OK"));
+        }
+    }
+}
+
+/// How many of `prefix{range}` still exist.
+fn surviving(c: &mut RawConn, prefix: &str, keys: std::ops::Range<usize>) -> usize {
+    keys.filter(|i| {
+        matches!(
+            c.cmd(&[b"EXISTS", format!("{prefix}{i}").as_bytes()]),
+            Resp::Int(1)
+        )
+    })
+    .count()
+}
+
+/// 300 hot keys read 5 times each, then a flood of 30 MB of cold keys into 8 MB.
+fn hot_keys_kept_under(policy: &str) -> usize {
+    let server = TestServer::start(&["--maxmemory", "8mb", "--maxmemory-policy", policy]);
+    let mut c = server.raw();
+    fill(&mut c, "hot:", 0..300, None);
+    for _ in 0..5 {
+        for i in 0..300 {
+            c.cmd(&[b"GET", format!("hot:{i}").as_bytes()]);
+        }
+    }
+    fill(&mut c, "cold:", 0..30_000, None);
+    surviving(&mut c, "hot:", 0..300)
+}
+
+#[test]
+fn allkeys_lfu_keeps_a_hot_set_that_allkeys_random_loses() {
+    let lfu = hot_keys_kept_under("allkeys-lfu");
+    let random = hot_keys_kept_under("allkeys-random");
+    assert!(lfu >= 270, "allkeys-lfu kept only {lfu} of 300 hot keys");
+    assert!(random < 150, "allkeys-random kept {random} of 300 hot keys");
+}
+
+#[test]
+fn object_freq_counts_accesses_under_lfu() {
+    // lfu-log-factor 0 makes every access count, so the counter is exact.
+    let server = TestServer::start(&["--maxmemory-policy", "allkeys-lfu", "--lfu-log-factor", "0"]);
+    let mut c = server.raw();
+    c.cmd_str("SET k v");
+    assert_eq!(c.cmd_str("OBJECT FREQ k"), Resp::Int(5));
+    for _ in 0..10 {
+        c.cmd_str("GET k");
+    }
+    assert_eq!(c.cmd_str("OBJECT FREQ k"), Resp::Int(15));
+    assert!(
+        matches!(c.cmd_str("OBJECT IDLETIME k"), Resp::Error(e) if e.starts_with("ERR An LFU maxmemory policy is selected"))
+    );
+}
+
+#[test]
+fn volatile_ttl_evicts_only_expiring_keys_soonest_first() {
+    let server = TestServer::start(&["--maxmemory", "8mb", "--maxmemory-policy", "volatile-ttl"]);
+    let mut c = server.raw();
+    // 1000 keys without a TTL (about 1 MB) must all survive.
+    fill(&mut c, "keep:", 0..1000, None);
+    // Then 30 MB of keys whose TTL grows with their number.
+    fill(&mut c, "ttl:", 0..30_000, Some(&|i| 10_000 + i as u64));
+    assert_eq!(surviving(&mut c, "keep:", 0..1000), 1000);
+    let early = surviving(&mut c, "ttl:", 0..3000);
+    let late = surviving(&mut c, "ttl:", 27_000..30_000);
+    assert!(
+        early < late / 4,
+        "soonest-expiring keys should go first: {early} early vs {late} late survivors"
+    );
+}
+
+#[test]
+fn volatile_lru_without_expiring_keys_answers_oom_and_keeps_serving_reads() {
+    let server = TestServer::start(&["--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru"]);
+    let mut c = server.raw();
+    let value = vec![b'v'; 1000];
+    let mut oom = None;
+    for i in 0..20_000 {
+        if let Resp::Error(e) = c.cmd(&[b"SET", format!("k{i}").as_bytes(), &value]) {
+            oom = Some((i, e));
+            break;
+        }
+    }
+    let (written, error) = oom.expect("no OOM although no key can be evicted");
+    assert_eq!(
+        error,
+        "OOM command not allowed when used memory > 'maxmemory'."
+    );
+    // Nothing was evicted, reads and deletes still work.
+    assert_eq!(surviving(&mut c, "k", 0..written), written);
+    assert_eq!(c.cmd_str("DEL k0"), Resp::Int(1));
+}
