@@ -296,11 +296,14 @@ impl CommandSpec {
 /// All commands, indexed for lookup; every spec (subcommands included) has a stable id used
 /// by the per-command statistics.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: FastMap<&'static str, &'static CommandSpec>,
     /// Every spec, containers and subcommands included, in id order.
     pub all: Vec<&'static CommandSpec>,
-    ids: HashMap<&'static str, usize>,
+    ids: FastMap<&'static str, usize>,
 }
+
+/// Maps looked up on every command: a fast fixed hash (the keys are our own names).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Every top-level command.
 static TOP_LEVEL: &[&[CommandSpec]] = &[
@@ -323,9 +326,9 @@ static TOP_LEVEL: &[&[CommandSpec]] = &[
 
 /// The process-wide command table.
 pub static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
-    let mut by_name = HashMap::new();
+    let mut by_name = FastMap::default();
     let mut all = Vec::new();
-    let mut ids = HashMap::new();
+    let mut ids = FastMap::default();
     for group in TOP_LEVEL {
         for spec in group.iter() {
             by_name.insert(spec.name, spec);
