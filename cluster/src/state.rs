@@ -28,7 +28,7 @@ pub type SlotOwner = Arc<str>;
 
 /// Tells which slot owners are one node, comparing bytes once per run of slots that
 /// share an owner allocation instead of once per slot.
-pub struct OwnerMatcher<'a> {
+pub(crate) struct OwnerMatcher<'a> {
     id: &'a str,
     last: Option<SlotOwner>,
     answer: bool,
@@ -36,7 +36,7 @@ pub struct OwnerMatcher<'a> {
 
 impl<'a> OwnerMatcher<'a> {
     /// A matcher for `id`.
-    pub fn new(id: &'a str) -> OwnerMatcher<'a> {
+    pub(crate) fn new(id: &'a str) -> OwnerMatcher<'a> {
         OwnerMatcher {
             id,
             last: None,
@@ -45,7 +45,7 @@ impl<'a> OwnerMatcher<'a> {
     }
 
     /// Whether `owner` is the node this matcher looks for.
-    pub fn is(&mut self, owner: &Option<SlotOwner>) -> bool {
+    pub(crate) fn is(&mut self, owner: &Option<SlotOwner>) -> bool {
         let Some(o) = owner else {
             return false;
         };
@@ -127,7 +127,7 @@ pub struct Cluster {
     /// Every known node, this one included.
     pub nodes: BTreeMap<NodeId, Node>,
     /// The owner of each slot. The slots of one owner share one allocation, so scans
-    /// compare each run of slots once (see [`OwnerMatcher`]).
+    /// compare each run of slots once.
     pub owners: Vec<Option<SlotOwner>>,
     /// For each slot another node owns: the configEpoch of the claim that gave it that
     /// owner. Conflicts are judged with it, not with the owner's current configEpoch: a
