@@ -1282,7 +1282,7 @@ impl Cluster {
         vec![Action::Save]
     }
 
-    /// CLUSTER SETSLOT <slot> IMPORTING|MIGRATING|NODE|STABLE. `keys_in_slot` is how many
+    /// `CLUSTER SETSLOT <slot> IMPORTING|MIGRATING|NODE|STABLE`. `keys_in_slot` is how many
     /// keys this node holds in the slot.
     pub fn set_slot(
         &mut self,
