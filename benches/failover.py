@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,16 +26,7 @@ import time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        if p < 55000:
-            return p
+from benchlib import ROOT, free_port  # noqa: E402
 
 
 def start_node(binary, port, timeout, workdir):
@@ -90,23 +80,10 @@ def measure(binary, timeout):
                 keys.append(k)
             i += 1
         probe = keys.pop()
-        acked = []
         stop = threading.Event()
-
-        def writer():
-            n = 0
-            while not stop.is_set():
-                k = keys[n % len(keys)]
-                try:
-                    victim.set(k, n)
-                    acked.append((k, n))
-                except redis.RedisError:
-                    return
-                n += 1
-
-        t = threading.Thread(target=writer)
-        t.start()
-        time.sleep(1.0)
+        t, acked = start_writer(ports[1], keys, stop,
+                                follow_moved=False)
+        poll(30, lambda: len(acked) >= 1000)
         procs[1].send_signal(signal.SIGKILL)
         killed = time.time()
         # The writer notices the death only after redis-py's own reconnect retries
@@ -152,6 +129,36 @@ def count_lost(node, acked):
     return sum(1 for k, n in last.items() if node.get(k) is None or int(node.get(k)) < n)
 
 
+def start_writer(port, keys, stop, follow_moved):
+    """Writes keys[n % len] = n in a loop until `stop`, recording every acknowledged write.
+
+    Without `follow_moved` the writer stops at its first error (the node died); with it, it
+    follows -MOVED to the slots' new owner and retries other errors."""
+    acked = []
+
+    def run():
+        target = redis.Redis(port=port, decode_responses=True)
+        n = 0
+        while not stop.is_set():
+            k = keys[n % len(keys)]
+            try:
+                target.set(k, n)
+                acked.append((k, n))
+                n += 1
+            except redis.exceptions.MovedError as e:
+                if not follow_moved:
+                    return
+                target = redis.Redis(host=e.host, port=e.port, decode_responses=True)
+            except redis.RedisError:
+                if not follow_moved:
+                    return
+                time.sleep(0.001)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, acked
+
+
 def poll(deadline_s, probe):
     """Polls `probe` every 5 ms until it returns a value or the deadline passes."""
     start = time.time()
@@ -180,36 +187,17 @@ def measure_failback(binary, timeout, workdir, ports, procs, keys):
     if joined is None:
         return None, None, None, 0
     rejoin = joined - restarted
-    acked = []
     stop = threading.Event()
-
-    def writer():
-        # Writes to the old primary's slots wherever they live, following -MOVED.
-        target = redis.Redis(port=int(old.info("replication")["master_port"]), decode_responses=True)
-        n = 0
-        while not stop.is_set():
-            k = keys[n % len(keys)]
-            try:
-                target.set(k, n)
-                acked.append((k, n))
-                n += 1
-            except redis.ResponseError as e:
-                if str(e).startswith("MOVED"):
-                    target = redis.Redis(port=int(str(e).split(":")[-1]), decode_responses=True)
-                else:
-                    time.sleep(0.001)
-            except redis.RedisError:
-                time.sleep(0.001)
-
-    t = threading.Thread(target=writer)
-    t.start()
-    time.sleep(0.5)
+    t, acked = start_writer(int(old.info("replication")["master_port"]), keys, stop, follow_moved=True)
+    poll(30, lambda: len(acked) >= 1000)
     asked = time.time()
     old.execute_command("CLUSTER FAILOVER")
     probe_key = keys[-1]
     back = poll(timeout / 1000 * 4 + 30,
                 lambda: old.execute_command("ROLE")[0] == "master" and old.set(probe_key, -1))
-    time.sleep(0.5)
+    # Keep writing a little after the failback: those writes must land too.
+    after = len(acked)
+    poll(30, lambda: len(acked) >= after + 1000)
     stop.set()
     t.join()
     failback = None if back is None else back - asked

@@ -5,25 +5,13 @@ members, RSS growth in cinnabar against redis-server started the same way, in on
     python3 benches/memory_types.py
 """
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+from benchlib import ROOT, free_port, rss_bytes  # noqa: E402
 
 
 def load(r, kind, n):
@@ -60,10 +48,10 @@ def main():
             growth = {}
             for name, (proc, r) in servers.items():
                 time.sleep(0.3)
-                before = rss(proc.pid)
+                before = rss_bytes(proc.pid)
                 load(r, kind, n)
                 time.sleep(0.3)
-                growth[name] = (rss(proc.pid) - before) / n
+                growth[name] = (rss_bytes(proc.pid) - before) / n
                 growth[name + "_enc"] = r.object("encoding", "h:0" if kind == "hash" else "z:0")
             print(f"{n} {kind} keys of 10 elements: RSS/key redis {growth['redis']:.0f} B ({growth['redis_enc']}), "
                   f"cinnabar {growth['cinnabar']:.0f} B ({growth['cinnabar_enc']}) = "

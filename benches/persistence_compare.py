@@ -24,22 +24,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(port, *args, timeout=60):
-    try:
-        return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True,
-                              timeout=timeout).stdout.strip()
-    except subprocess.TimeoutExpired:
-        return ""
+from benchlib import ROOT, cli, free_port, rss_bytes
 
 
 def rss_tree(pid):
@@ -53,8 +38,7 @@ def rss_tree(pid):
         pass
     for p in pids:
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
+            total += rss_bytes(p)
         except OSError:
             pass
     return total
