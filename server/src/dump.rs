@@ -4,7 +4,7 @@
 //! an 8-byte little-endian CRC-64 (Jones, as Redis uses) of everything before it. RESTORE
 //! refuses a payload whose version or checksum is wrong.
 
-use crate::keyspace::Value;
+use crate::keyspace::{Value, ValueRef};
 use crate::types::{EncodingLimits, HashValue, ListValue, SetValue, ZSetValue};
 
 /// Format version of DUMP payloads written by this build.
@@ -55,26 +55,26 @@ impl<'a> Reader<'a> {
 }
 
 /// Serializes a value.
-pub fn dump(value: &Value) -> Vec<u8> {
+pub fn dump(value: ValueRef<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     match value {
-        Value::Int(n) => {
+        ValueRef::Int(n) => {
             out.push(TYPE_INT);
             out.extend_from_slice(&n.to_le_bytes());
         }
-        Value::Str(s) => {
+        ValueRef::Str(s) => {
             out.push(TYPE_STRING);
             put_len(&mut out, s.len());
             out.extend_from_slice(s);
         }
-        Value::List(l) => {
+        ValueRef::List(l) => {
             out.push(TYPE_LIST);
             put_len(&mut out, l.len());
             for item in &l.items {
                 put_bytes(&mut out, item);
             }
         }
-        Value::Hash(h) => {
+        ValueRef::Hash(h) => {
             out.push(TYPE_HASH);
             let pairs = h.pairs();
             put_len(&mut out, pairs.len());
@@ -83,7 +83,7 @@ pub fn dump(value: &Value) -> Vec<u8> {
                 put_bytes(&mut out, v);
             }
         }
-        Value::Set(set) => {
+        ValueRef::Set(set) => {
             out.push(TYPE_SET);
             let members = set.members();
             put_len(&mut out, members.len());
@@ -91,7 +91,7 @@ pub fn dump(value: &Value) -> Vec<u8> {
                 put_bytes(&mut out, m);
             }
         }
-        Value::ZSet(z) => {
+        ValueRef::ZSet(z) => {
             out.push(TYPE_ZSET);
             put_len(&mut out, z.len());
             for (score, m) in z.iter() {
@@ -231,7 +231,7 @@ mod tests {
             Value::ZSet(Box::new(z)),
             Value::List(Box::new(l)),
         ] {
-            let mut p = dump(&v);
+            let mut p = dump(v.as_ref());
             assert_eq!(restore(&p, &limits), Some(v));
             p[1] ^= 1;
             assert_eq!(restore(&p, &limits), None);

@@ -146,7 +146,7 @@ pub fn make_room(ctx: &mut Ctx<'_>, may_grow: bool) -> Result<(), CommandError> 
             .then(|| server.replication.lock());
         let removed = server.keyspace.lock(k.slot).remove(&k, ctx.now_ms);
         if let Some(entry) = removed {
-            freed += (entry.key().len() + entry.value.heap_size() + 80) as u64;
+            freed += (entry.packed_size() + entry.value().heap_size() + 16) as u64;
             if let Some(g) = &guard {
                 server.replication.append(g, &[b"DEL", &victim.key]);
             }

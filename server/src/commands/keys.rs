@@ -201,7 +201,7 @@ fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         .keyspace
         .lock(k.slot)
         .peek(&k, ctx.now_ms)
-        .map(|e| e.value.type_name())
+        .map(|e| e.value().type_name())
         .unwrap_or("none");
     ctx.out.simple(name);
     Ok(())
@@ -227,7 +227,7 @@ fn rename_impl(ctx: &mut Ctx<'_>, args: &[&[u8]], only_if_new: bool) -> Result<b
     let expiry = entry.expire_at().map_or(Expiry::None, Expiry::At);
     locks
         .table(dst.slot)
-        .set(&dst, entry.value, expiry, ctx.now_ms);
+        .set(&dst, entry.into_value(), expiry, ctx.now_ms);
     drop(locks);
     ctx.notify(notify::GENERIC, "rename_from", src.key);
     ctx.notify(notify::GENERIC, "rename_to", dst.key);
@@ -274,7 +274,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     };
     let (value, expiry) = (
-        e.value.clone(),
+        e.value().to_owned_value(),
         e.expire_at().map_or(Expiry::None, Expiry::At),
     );
     if !replace && locks.table(dst.slot).contains(&dst, ctx.now_ms) {
@@ -368,7 +368,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 }
             }
             if let Some(kind) = kind {
-                if !kind.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
+                if !kind.eq_ignore_ascii_case(e.value().type_name().as_bytes()) {
                     continue;
                 }
             }
@@ -617,7 +617,7 @@ fn is_lfu(ctx: &Ctx<'_>) -> bool {
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     with_object(ctx, args, |ctx, e| {
-        let enc = e.value.encoding(&ctx.settings.encoding);
+        let enc = e.value().encoding(&ctx.settings.encoding);
         ctx.out.bulk(enc.as_bytes());
         Ok(())
     })
@@ -679,7 +679,7 @@ fn dump(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         .keyspace
         .lock(k.slot)
         .get(&k, ctx.now_ms)
-        .map(|e| crate::dump::dump(&e.value));
+        .map(|e| crate::dump::dump(e.value()));
     match payload {
         Some(p) => ctx.out.bulk(&p),
         None => ctx.out.null(),

@@ -443,7 +443,7 @@ fn move_one(
     let mut locks = ctx.server.keyspace.lock_slots([ks.slot, kd.slot]);
     // Check the destination's type before popping anything.
     if let Some(e) = locks.table(kd.slot).peek(&kd, ctx.now_ms) {
-        if !matches!(e.value, crate::keyspace::Value::List(_)) {
+        if !matches!(e.value(), crate::keyspace::ValueRef::List(_)) {
             return Err(CommandError::WrongType);
         }
     }

@@ -116,7 +116,7 @@ fn migrate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             let ttl = e
                 .expire_at()
                 .map_or(0, |at| at.saturating_sub(ctx.now_ms).max(1) as i64);
-            payloads.push((key, crate::dump::dump(&e.value), ttl));
+            payloads.push((key, crate::dump::dump(e.value()), ttl));
         }
     }
     if payloads.is_empty() {

@@ -1076,7 +1076,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         .keyspace
         .lock(k.slot)
         .peek(&k, ctx.now_ms)
-        .map(|e| std::mem::size_of_val(e) + e.key().len() + e.value.heap_size() + 8);
+        .map(|e| std::mem::size_of_val(e) + e.packed_size() + e.value().heap_size() + 1);
     match size {
         Some(s) => ctx.out.int(s as i64),
         None => ctx.out.null(),
@@ -1220,9 +1220,9 @@ fn debug(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         let desc = ctx.server.keyspace.lock(k.slot).peek(&k, ctx.now_ms).map(|e| {
             format!(
                 "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                e.value.encoding(&ctx.settings.encoding),
-                e.value.heap_size().max(1),
-                e.lru & 0xFF_FFFF,
+                e.value().encoding(&ctx.settings.encoding),
+                e.value().heap_size().max(1),
+                e.stamp(),
                 e.idle_secs(ctx.now_ms)
             )
         });

@@ -5,7 +5,7 @@ use super::flags::*;
 use super::{CommandSpec, KeySpec};
 use crate::dispatch::Ctx;
 use crate::error::{CmdResult, CommandError};
-use crate::keyspace::{Expiry, SlotTable, Value};
+use crate::keyspace::{Expiry, SlotTable, Value, ValueRef};
 use crate::notify;
 
 const ACL_READ: &[&str] = &["@read", "@string", "@fast"];
@@ -87,21 +87,21 @@ fn read_string<'t>(
     table: &'t mut SlotTable,
     ctx: &Ctx<'_>,
     key: &[u8],
-) -> Result<Option<&'t Value>, CommandError> {
+) -> Result<Option<ValueRef<'t>>, CommandError> {
     let k = ctx.key(key);
     let found = table.get(&k, ctx.now_ms);
     ctx.count_lookup(found.is_some());
     match found {
         None => Ok(None),
-        Some(e) => match &e.value {
-            v @ (Value::Int(_) | Value::Str(_)) => Ok(Some(v)),
+        Some(e) => match e.value() {
+            v @ (ValueRef::Int(_) | ValueRef::Str(_)) => Ok(Some(v)),
             _ => Err(CommandError::WrongType),
         },
     }
 }
 
 /// Writes a string value as a bulk reply.
-fn reply_value(ctx: &mut Ctx<'_>, v: &Value) {
+fn reply_value(ctx: &mut Ctx<'_>, v: ValueRef<'_>) {
     let mut buf = itoa::Buffer::new();
     match v.as_bytes(&mut buf) {
         Some(b) => ctx.out.bulk(b),
@@ -184,7 +184,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
     let old = if want_old {
-        read_string(&mut t, ctx, args[1])?.cloned()
+        read_string(&mut t, ctx, args[1])?.map(|v| v.to_owned_value())
     } else {
         None
     };
@@ -213,7 +213,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     }
     if want_old {
         match old {
-            Some(v) => reply_value(ctx, &v),
+            Some(v) => reply_value(ctx, v.as_ref()),
             None => ctx.out.null(),
         }
     } else if proceed {
@@ -281,12 +281,12 @@ fn psetex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let old = read_string(&mut t, ctx, args[1])?.cloned();
+    let old = read_string(&mut t, ctx, args[1])?.map(|v| v.to_owned_value());
     t.set(&k, Value::from_bytes(args[2]), Expiry::None, ctx.now_ms);
     drop(t);
     ctx.notify(notify::STRING, "set", args[1]);
     match old {
-        Some(v) => reply_value(ctx, &v),
+        Some(v) => reply_value(ctx, v.as_ref()),
         None => ctx.out.null(),
     }
     Ok(())
@@ -295,7 +295,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let old = read_string(&mut t, ctx, args[1])?.cloned();
+    let old = read_string(&mut t, ctx, args[1])?.map(|v| v.to_owned_value());
     if old.is_some() {
         t.remove(&k, ctx.now_ms);
     }
@@ -304,7 +304,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         ctx.notify(notify::GENERIC, "del", args[1]);
     }
     match old {
-        Some(v) => reply_value(ctx, &v),
+        Some(v) => reply_value(ctx, v.as_ref()),
         None => ctx.out.null(),
     }
     Ok(())
@@ -332,7 +332,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     }
     let k = ctx.key(args[1]);
     let mut t = ctx.server.keyspace.lock(k.slot);
-    let Some(v) = read_string(&mut t, ctx, args[1])?.cloned() else {
+    let Some(v) = read_string(&mut t, ctx, args[1])?.map(|v| v.to_owned_value()) else {
         drop(t);
         ctx.out.null();
         return Ok(());
@@ -355,7 +355,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
         None => {}
     }
     drop(t);
-    reply_value(ctx, &v);
+    reply_value(ctx, v.as_ref());
     Ok(())
 }
 
@@ -368,7 +368,7 @@ fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     for k in &refs {
         let found = locks.table(k.slot).get(k, ctx.now_ms);
         ctx.count_lookup(found.is_some());
-        match found.and_then(|e| e.value.as_bytes(&mut buf)) {
+        match found.and_then(|e| e.value().as_bytes(&mut buf)) {
             Some(b) => ctx.out.bulk(b),
             None => ctx.out.null(),
         }
@@ -427,18 +427,14 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             args[2].len()
         }
         Some(e) => {
-            let mut bytes = match &mut e.value {
-                Value::Int(n) => itoa::Buffer::new().format(*n).as_bytes().to_vec(),
-                Value::Str(s) => std::mem::take(s),
-                _ => return Err(CommandError::WrongType),
-            };
+            let mut bytes = e.take_string().ok_or(CommandError::WrongType)?;
             if bytes.len() + args[2].len() > max {
-                e.value = Value::Str(bytes);
+                e.set_value(Value::Str(bytes));
                 return Err(CommandError::StringTooLong);
             }
             bytes.extend_from_slice(args[2]);
             let len = bytes.len();
-            e.value = Value::Str(bytes);
+            e.set_value(Value::Str(bytes));
             len
         }
     };
@@ -453,8 +449,8 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut t = ctx.server.keyspace.lock(k.slot);
     let len = match read_string(&mut t, ctx, args[1])? {
         None => 0,
-        Some(Value::Int(n)) => itoa::Buffer::new().format(*n).len(),
-        Some(Value::Str(s)) => s.len(),
+        Some(ValueRef::Int(n)) => itoa::Buffer::new().format(n).len(),
+        Some(ValueRef::Str(s)) => s.len(),
         Some(_) => 0,
     };
     drop(t);
@@ -472,15 +468,15 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
             by
         }
         Some(e) => {
-            let current = match &e.value {
-                Value::Int(n) => *n,
-                Value::Str(s) => {
+            let current = match e.value() {
+                ValueRef::Int(n) => n,
+                ValueRef::Str(s) => {
                     crate::resp::decode::parse_i64(s).ok_or(CommandError::NotInteger)?
                 }
                 _ => return Err(CommandError::WrongType),
             };
             let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
-            e.value = Value::Int(next);
+            e.set_value(Value::Int(next));
             next
         }
     };
@@ -515,9 +511,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let mut t = ctx.server.keyspace.lock(k.slot);
     let current = match t.get(&k, ctx.now_ms) {
         None => 0.0,
-        Some(e) => match &e.value {
-            Value::Int(n) => *n as f64,
-            Value::Str(s) => float(s).map_err(|_| CommandError::NotFloat)?,
+        Some(e) => match e.value() {
+            ValueRef::Int(n) => n as f64,
+            ValueRef::Str(s) => float(s).map_err(|_| CommandError::NotFloat)?,
             _ => return Err(CommandError::WrongType),
         },
     };
@@ -609,11 +605,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
             len
         }
         Some(e) => {
-            let mut bytes = match &mut e.value {
-                Value::Int(n) => itoa::Buffer::new().format(*n).as_bytes().to_vec(),
-                Value::Str(s) => std::mem::take(s),
-                _ => return Err(CommandError::WrongType),
-            };
+            let mut bytes = e.take_string().ok_or(CommandError::WrongType)?;
             if !piece.is_empty() {
                 if bytes.len() < offset + piece.len() {
                     bytes.resize(offset + piece.len(), 0);
@@ -621,7 +613,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
                 bytes[offset..offset + piece.len()].copy_from_slice(piece);
             }
             let len = bytes.len();
-            e.value = Value::Str(bytes);
+            e.set_value(Value::Str(bytes));
             len
         }
     };

@@ -2,7 +2,7 @@
 //! other, create the value on first write, delete aggregates that become empty.
 
 use crate::error::CommandError;
-use crate::keyspace::{Expiry, KeyRef, SlotTable, Value};
+use crate::keyspace::{Expiry, KeyRef, SlotTable, Value, ValueRef};
 use crate::types::{HashValue, ListValue, SetValue, ZSetValue};
 
 macro_rules! typed_access {
@@ -15,8 +15,8 @@ macro_rules! typed_access {
         ) -> Result<Option<&'t $ty>, CommandError> {
             match t.get(k, now_ms) {
                 None => Ok(None),
-                Some(e) => match &e.value {
-                    Value::$variant(v) => Ok(Some(v)),
+                Some(e) => match e.value() {
+                    ValueRef::$variant(v) => Ok(Some(v)),
                     _ => Err(CommandError::WrongType),
                 },
             }
@@ -30,8 +30,8 @@ macro_rules! typed_access {
         ) -> Result<Option<&'t mut $ty>, CommandError> {
             match t.get_mut(k, now_ms) {
                 None => Ok(None),
-                Some(e) => match &mut e.value {
-                    Value::$variant(v) => Ok(Some(v)),
+                Some(e) => match e.value_mut() {
+                    Some(Value::$variant(v)) => Ok(Some(v)),
                     _ => Err(CommandError::WrongType),
                 },
             }
@@ -86,11 +86,11 @@ typed_access!(
 
 /// Deletes the key if it holds an empty aggregate (Redis never keeps empty ones).
 pub fn drop_if_empty(t: &mut SlotTable, k: &KeyRef, now_ms: u64) -> bool {
-    let empty = match t.peek(k, now_ms).map(|e| &e.value) {
-        Some(Value::List(l)) => l.is_empty(),
-        Some(Value::Hash(h)) => h.is_empty(),
-        Some(Value::Set(s)) => s.is_empty(),
-        Some(Value::ZSet(z)) => z.is_empty(),
+    let empty = match t.peek(k, now_ms).map(|e| e.value()) {
+        Some(ValueRef::List(l)) => l.is_empty(),
+        Some(ValueRef::Hash(h)) => h.is_empty(),
+        Some(ValueRef::Set(s)) => s.is_empty(),
+        Some(ValueRef::ZSet(z)) => z.is_empty(),
         _ => false,
     };
     if empty {

@@ -10,7 +10,7 @@ use super::{CommandSpec, KeySpec};
 use crate::dispatch::Ctx;
 use crate::error::{CmdResult, CommandError};
 use crate::glob::glob_match;
-use crate::keyspace::{Expiry, Value};
+use crate::keyspace::{Expiry, Value, ValueRef};
 use crate::notify;
 use crate::types::ZSetValue;
 
@@ -953,10 +953,10 @@ fn combine(
     for key in keys {
         let k = ctx.key(key);
         let mut t = ctx.server.keyspace.lock(k.slot);
-        let items = match t.get(&k, ctx.now_ms).map(|e| &e.value) {
+        let items = match t.get(&k, ctx.now_ms).map(|e| e.value()) {
             None => None,
-            Some(Value::ZSet(z)) => Some(z.iter().cloned().collect()),
-            Some(Value::Set(s)) => Some(s.members().into_iter().map(|m| (1.0, m)).collect()),
+            Some(ValueRef::ZSet(z)) => Some(z.iter().cloned().collect()),
+            Some(ValueRef::Set(s)) => Some(s.members().into_iter().map(|m| (1.0, m)).collect()),
             Some(_) => return Err(CommandError::WrongType),
         };
         inputs.push(items);

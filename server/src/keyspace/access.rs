@@ -1,12 +1,13 @@
 //! The access stamp every entry carries for eviction: LRU or LFU, as the policy says.
 //!
-//! One `u32` per entry. Under an LFU policy (`allkeys-lfu`, `volatile-lfu`) it holds what
-//! Redis documents for LFU: the minutes clock of the last access in the upper 24 bits and a
-//! logarithmic access counter in the low 8 bits. A new key starts at 5; each access first
+//! 24 bits per entry (packed into the entry's header). Under an LFU policy (`allkeys-lfu`,
+//! `volatile-lfu`) it holds what Redis documents for LFU: the minutes clock of the last
+//! access in the upper 16 bits and a logarithmic access counter in the low 8 bits. A new key starts at 5; each access first
 //! takes one off the counter per `lfu-decay-time` minutes since the last access, then adds
 //! one with probability 1 / ((counter - 5) x `lfu-log-factor` + 1), so that about a million
 //! hits reach 255 with the default factor of 10. Under every other policy the stamp is the
-//! last access in seconds (`OBJECT IDLETIME`). Switching policy at runtime reinterprets the
+//! last access in seconds, modulo 2^24 (about 194 days, as Redis's LRU clock; `OBJECT
+//! IDLETIME`). Switching policy at runtime reinterprets the
 //! stamps, as in Redis ("LRU and LFU data will take some time to adjust").
 //!
 //! The mode and its parameters are process-wide, set from the configuration
@@ -41,8 +42,14 @@ pub fn is_lfu() -> bool {
     LFU.load(Ordering::Relaxed)
 }
 
+const STAMP_BITS: u32 = 0xFF_FFFF;
+
 fn minutes(now_ms: u64) -> u32 {
-    ((now_ms / 60_000) & 0xFF_FFFF) as u32
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+fn seconds(now_ms: u64) -> u32 {
+    ((now_ms / 1000) as u32) & STAMP_BITS
 }
 
 /// The stamp of a key created now.
@@ -51,19 +58,23 @@ pub(crate) fn fresh(now_ms: u64) -> u32 {
     if is_lfu() {
         (minutes(now_ms) << 8) | LFU_INIT as u32
     } else {
-        (now_ms / 1000) as u32
+        seconds(now_ms)
     }
 }
 
-/// Records an access in `stamp`.
+/// The stamp after an access at `now_ms`.
 #[inline]
-pub(crate) fn touch(stamp: &mut u32, now_ms: u64) {
+pub(crate) fn touched(stamp: u32, now_ms: u64) -> u32 {
     if !is_lfu() {
-        *stamp = (now_ms / 1000) as u32;
-        return;
+        return seconds(now_ms);
     }
-    let counter = log_increment(decayed_counter(*stamp, now_ms));
-    *stamp = (minutes(now_ms) << 8) | counter as u32;
+    let counter = log_increment(decayed_counter(stamp, now_ms));
+    (minutes(now_ms) << 8) | counter as u32
+}
+
+/// Seconds since the access `stamp` records (LRU stamps).
+pub fn idle_secs(stamp: u32, now_ms: u64) -> u64 {
+    (seconds(now_ms).wrapping_sub(stamp) & STAMP_BITS) as u64
 }
 
 /// The LFU counter of `stamp` after the decay since its last access (`OBJECT FREQ`; what
@@ -74,7 +85,7 @@ pub fn decayed_counter(stamp: u32, now_ms: u64) -> u8 {
     if period == 0 {
         return counter;
     }
-    let idle = minutes(now_ms).wrapping_sub(stamp >> 8) & 0xFF_FFFF;
+    let idle = minutes(now_ms).wrapping_sub(stamp >> 8) & 0xFFFF;
     let steps = idle / period;
     counter.saturating_sub(steps.min(255) as u8)
 }

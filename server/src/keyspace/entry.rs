@@ -1,8 +1,28 @@
-//! One stored key: its name, value, expiry and access metadata.
+//! One stored key: its name, value, expiry and access stamp, packed in one allocation.
+//!
+//! A slot table holds [`Entry`]s, each a single pointer to a blob laid out as
+//!
+//! ```text
+//! [header: u32][key length: u8 | u32][expiry: u64, if any][value length: u8, if inline]
+//! [key bytes][value: i64 | inline bytes | pointer to a boxed Value]
+//! ```
+//!
+//! The header packs the 24-bit access stamp (see [`super::access`]) with the value's kind and
+//! flags. Integers and strings up to [`INLINE_MAX`] bytes live inside the blob, so a small
+//! key costs one allocation of `6 + key + value` bytes plus the table's pointer; longer
+//! strings and the aggregate types sit behind one more pointer (`Box<Value>`), where they
+//! can grow in place. Multi-byte fields are read and written unaligned.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::ptr::NonNull;
 
 use crate::types::{EncodingLimits, HashValue, ListValue, SetValue, ZSetValue};
 
-/// A stored value. Strings that look like 64-bit integers are kept as integers.
+/// Longest string stored inside the entry itself; longer ones get their own allocation.
+pub const INLINE_MAX: usize = 255;
+
+/// A stored value, as handed to and taken from the keyspace. Strings that look like 64-bit
+/// integers are kept as integers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string holding the canonical decimal form of an integer.
@@ -19,6 +39,23 @@ pub enum Value {
     ZSet(Box<ZSetValue>),
 }
 
+/// A borrowed view of a stored value.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    /// A string holding the canonical decimal form of an integer.
+    Int(i64),
+    /// Any other string.
+    Str(&'a [u8]),
+    /// A list.
+    List(&'a ListValue),
+    /// A hash.
+    Hash(&'a HashValue),
+    /// A set.
+    Set(&'a SetValue),
+    /// A sorted set.
+    ZSet(&'a ZSetValue),
+}
+
 impl Value {
     /// Builds a string value, storing canonical integers as integers.
     pub fn from_bytes(bytes: &[u8]) -> Value {
@@ -30,94 +67,522 @@ impl Value {
         Value::Str(bytes.to_vec())
     }
 
+    /// A borrowed view.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Int(n) => ValueRef::Int(*n),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::List(l) => ValueRef::List(l),
+            Value::Hash(h) => ValueRef::Hash(h),
+            Value::Set(s) => ValueRef::Set(s),
+            Value::ZSet(z) => ValueRef::ZSet(z),
+        }
+    }
+
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        self.as_ref().type_name()
+    }
+
+    /// Heap bytes this value uses (an estimate for MEMORY USAGE).
+    pub fn heap_size(&self) -> usize {
+        self.as_ref().heap_size()
+    }
+}
+
+impl<'a> ValueRef<'a> {
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Str(_) => "string",
-            Value::List(_) => "list",
-            Value::Hash(_) => "hash",
-            Value::Set(_) => "set",
-            Value::ZSet(_) => "zset",
+            ValueRef::Int(_) | ValueRef::Str(_) => "string",
+            ValueRef::List(_) => "list",
+            ValueRef::Hash(_) => "hash",
+            ValueRef::Set(_) => "set",
+            ValueRef::ZSet(_) => "zset",
         }
     }
 
     /// Whether the value is a string.
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Str(_))
+        matches!(self, ValueRef::Int(_) | ValueRef::Str(_))
     }
 
     /// The encoding `OBJECT ENCODING` reports (Redis's names).
     pub fn encoding(&self, limits: &EncodingLimits) -> &'static str {
         match self {
-            Value::Int(_) => "int",
-            Value::Str(s) if s.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
-            Value::List(l) => l.encoding(limits.list_size),
-            Value::Hash(h) => h.encoding(),
-            Value::Set(s) => s.encoding(),
-            Value::ZSet(z) => z.encoding(),
+            ValueRef::Int(_) => "int",
+            ValueRef::Str(s) if s.len() <= 44 => "embstr",
+            ValueRef::Str(_) => "raw",
+            ValueRef::List(l) => l.encoding(limits.list_size),
+            ValueRef::Hash(h) => h.encoding(),
+            ValueRef::Set(s) => s.encoding(),
+            ValueRef::ZSet(z) => z.encoding(),
         }
     }
 
     /// The string bytes, borrowed when stored as bytes or formatted into `buf` when an
     /// integer. `None` for non-string types.
-    pub fn as_bytes<'a>(&'a self, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
-        match self {
-            Value::Int(n) => Some(buf.format(*n).as_bytes()),
-            Value::Str(s) => Some(s),
+    pub fn as_bytes<'b>(&self, buf: &'b mut itoa::Buffer) -> Option<&'b [u8]>
+    where
+        'a: 'b,
+    {
+        match *self {
+            ValueRef::Int(n) => Some(buf.format(n).as_bytes()),
+            ValueRef::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    /// Heap bytes this value uses beyond the entry itself (an estimate for MEMORY USAGE).
+    /// Heap bytes this value uses outside its entry (an estimate for MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            Value::Int(_) => 0,
-            Value::Str(s) => s.capacity(),
-            Value::List(l) => l.heap_size(),
-            Value::Hash(h) => h.heap_size(),
-            Value::Set(s) => s.heap_size(),
-            Value::ZSet(z) => z.heap_size(),
+            ValueRef::Int(_) => 0,
+            ValueRef::Str(s) if s.len() <= INLINE_MAX => 0,
+            ValueRef::Str(s) => s.len(),
+            ValueRef::List(l) => l.heap_size(),
+            ValueRef::Hash(h) => h.heap_size(),
+            ValueRef::Set(s) => s.heap_size(),
+            ValueRef::ZSet(z) => z.heap_size(),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_owned_value(&self) -> Value {
+        match *self {
+            ValueRef::Int(n) => Value::Int(n),
+            ValueRef::Str(s) => Value::Str(s.to_vec()),
+            ValueRef::List(l) => Value::List(Box::new(l.clone())),
+            ValueRef::Hash(h) => Value::Hash(Box::new(h.clone())),
+            ValueRef::Set(s) => Value::Set(Box::new(s.clone())),
+            ValueRef::ZSet(z) => Value::ZSet(Box::new(z.clone())),
         }
     }
 }
 
-/// A key with its value and metadata, as stored in a slot table.
-#[derive(Debug)]
+const STAMP_MASK: u32 = 0x00FF_FFFF;
+const KIND_SHIFT: u32 = 24;
+const KIND_MASK: u32 = 0b11 << KIND_SHIFT;
+const KIND_INT: u32 = 0;
+const KIND_INLINE: u32 = 1;
+const KIND_BOXED: u32 = 2;
+const HAS_EXPIRY: u32 = 1 << 26;
+const LONG_KEY: u32 = 1 << 27;
+
+/// A key with its value and metadata, as stored in a slot table: one owning pointer to a
+/// packed blob (see the module docs).
 pub struct Entry {
-    pub(crate) key: Box<[u8]>,
-    /// The value.
-    pub value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 when the key does not expire.
-    pub(crate) expire_at: u64,
-    /// Last access, in seconds since the Unix epoch (truncated to 32 bits).
-    pub(crate) lru: u32,
+    blob: NonNull<u8>,
+}
+
+// SAFETY: an entry exclusively owns its blob and the boxed value it may point to, both of
+// which are plain data (`Value` is Send + Sync).
+unsafe impl Send for Entry {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for Entry {}
+
+/// Where the parts of a blob lie, computed from its header.
+#[derive(Clone, Copy)]
+struct Shape {
+    header: u32,
+    key_len: usize,
+    expiry_at: usize,
+    value_len_at: usize,
+    key_at: usize,
+    value_at: usize,
+    size: usize,
+}
+
+impl Shape {
+    fn new(header: u32, key_len: usize, inline_len: usize) -> Shape {
+        let mut at = 4 + if header & LONG_KEY != 0 { 4 } else { 1 };
+        let expiry_at = at;
+        if header & HAS_EXPIRY != 0 {
+            at += 8;
+        }
+        let value_len_at = at;
+        let kind = (header & KIND_MASK) >> KIND_SHIFT;
+        if kind == KIND_INLINE {
+            at += 1;
+        }
+        let key_at = at;
+        let value_at = key_at + key_len;
+        let value_size = match kind {
+            KIND_INLINE => inline_len,
+            _ => 8,
+        };
+        Shape {
+            header,
+            key_len,
+            expiry_at,
+            value_len_at,
+            key_at,
+            value_at,
+            size: value_at + value_size,
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        // Blobs are at most a few hundred bytes plus the key (512 MB at most).
+        Layout::from_size_align(self.size, 4).expect("entry layout")
+    }
+}
+
+/// What goes into a new blob's value field.
+enum Stored {
+    Int(i64),
+    Inline(Vec<u8>),
+    Boxed(Box<Value>),
+}
+
+impl Stored {
+    fn from_value(value: Value) -> Stored {
+        match value {
+            Value::Int(n) => Stored::Int(n),
+            Value::Str(s) if s.len() <= INLINE_MAX => Stored::Inline(s),
+            other => Stored::Boxed(Box::new(other)),
+        }
+    }
+
+    fn kind(&self) -> u32 {
+        match self {
+            Stored::Int(_) => KIND_INT,
+            Stored::Inline(_) => KIND_INLINE,
+            Stored::Boxed(_) => KIND_BOXED,
+        }
+    }
+
+    fn inline_len(&self) -> usize {
+        match self {
+            Stored::Inline(s) => s.len(),
+            _ => 0,
+        }
+    }
 }
 
 impl Entry {
+    /// Packs a new entry.
+    pub(crate) fn new(key: &[u8], value: Value, expire_at: u64, stamp: u32) -> Entry {
+        let stored = Stored::from_value(value);
+        let mut header = (stamp & STAMP_MASK) | (stored.kind() << KIND_SHIFT);
+        if expire_at != 0 {
+            header |= HAS_EXPIRY;
+        }
+        if key.len() > u8::MAX as usize {
+            header |= LONG_KEY;
+        }
+        let shape = Shape::new(header, key.len(), stored.inline_len());
+        let layout = shape.layout();
+        // SAFETY: the layout has a non-zero size (at least the 5-byte header and 8 value
+        // bytes or an inline length byte); every field written below lies inside it, as
+        // `Shape` computed.
+        unsafe {
+            let p = alloc(layout);
+            if p.is_null() {
+                handle_alloc_error(layout);
+            }
+            p.cast::<u32>().write(header);
+            if header & LONG_KEY != 0 {
+                p.add(4).cast::<u32>().write_unaligned(key.len() as u32);
+            } else {
+                p.add(4).write(key.len() as u8);
+            }
+            if expire_at != 0 {
+                p.add(shape.expiry_at)
+                    .cast::<u64>()
+                    .write_unaligned(expire_at);
+            }
+            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(shape.key_at), key.len());
+            let v = p.add(shape.value_at);
+            match stored {
+                Stored::Int(n) => v.cast::<i64>().write_unaligned(n),
+                Stored::Inline(s) => {
+                    p.add(shape.value_len_at).write(s.len() as u8);
+                    std::ptr::copy_nonoverlapping(s.as_ptr(), v, s.len());
+                }
+                Stored::Boxed(b) => v.cast::<*mut Value>().write_unaligned(Box::into_raw(b)),
+            }
+            Entry {
+                blob: NonNull::new_unchecked(p),
+            }
+        }
+    }
+
+    #[inline]
+    fn header(&self) -> u32 {
+        // SAFETY: every blob starts with its 4-byte-aligned header.
+        unsafe { self.blob.as_ptr().cast::<u32>().read() }
+    }
+
+    #[inline]
+    fn shape(&self) -> Shape {
+        let header = self.header();
+        let p = self.blob.as_ptr();
+        // SAFETY: the key length follows the header in the width the header says; the
+        // inline length byte sits where `Shape` puts it for inline values.
+        unsafe {
+            let key_len = if header & LONG_KEY != 0 {
+                p.add(4).cast::<u32>().read_unaligned() as usize
+            } else {
+                p.add(4).read() as usize
+            };
+            let probe = Shape::new(header, key_len, 0);
+            if (header & KIND_MASK) >> KIND_SHIFT == KIND_INLINE {
+                let inline_len = p.add(probe.value_len_at).read() as usize;
+                Shape::new(header, key_len, inline_len)
+            } else {
+                probe
+            }
+        }
+    }
+
+    #[inline]
+    fn kind(&self) -> u32 {
+        (self.header() & KIND_MASK) >> KIND_SHIFT
+    }
+
     /// The key name.
+    #[inline]
     pub fn key(&self) -> &[u8] {
-        &self.key
+        let s = self.shape();
+        // SAFETY: `key_len` bytes of key start at `key_at`, inside the blob we own.
+        unsafe { std::slice::from_raw_parts(self.blob.as_ptr().add(s.key_at), s.key_len) }
+    }
+
+    fn boxed_ptr(&self, s: &Shape) -> *mut Value {
+        // SAFETY: boxed entries keep the raw `Box<Value>` pointer at `value_at`.
+        unsafe {
+            self.blob
+                .as_ptr()
+                .add(s.value_at)
+                .cast::<*mut Value>()
+                .read_unaligned()
+        }
+    }
+
+    /// The value.
+    #[inline]
+    pub fn value(&self) -> ValueRef<'_> {
+        let s = self.shape();
+        let p = self.blob.as_ptr();
+        match (s.header & KIND_MASK) >> KIND_SHIFT {
+            // SAFETY: integer entries keep 8 bytes of i64 at `value_at`.
+            KIND_INT => ValueRef::Int(unsafe { p.add(s.value_at).cast::<i64>().read_unaligned() }),
+            KIND_INLINE => ValueRef::Str(
+                // SAFETY: inline strings occupy the blob from `value_at` to its end.
+                unsafe { std::slice::from_raw_parts(p.add(s.value_at), s.size - s.value_at) },
+            ),
+            // SAFETY: the box lives as long as the entry, which this borrow keeps alive.
+            _ => unsafe { &*self.boxed_ptr(&s) }.as_ref(),
+        }
+    }
+
+    /// The value for changing in place, when it lives in its own allocation (aggregates
+    /// and long strings); `None` for integers and short strings, which are replaced with
+    /// [`Entry::set_value`].
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        if self.kind() != KIND_BOXED {
+            return None;
+        }
+        let s = self.shape();
+        // SAFETY: the box is owned by this entry, which is borrowed mutably.
+        Some(unsafe { &mut *self.boxed_ptr(&s) })
+    }
+
+    /// Replaces the value, keeping key, expiry and access stamp.
+    pub fn set_value(&mut self, value: Value) {
+        let replacement = Entry::new(self.key(), value, self.expire_raw(), self.stamp());
+        *self = replacement;
+    }
+
+    /// Takes the string bytes out (copied when stored inline) for a read-modify-write such
+    /// as APPEND; `None` for non-string values.
+    pub fn take_string(&mut self) -> Option<Vec<u8>> {
+        if let Some(Value::Str(s)) = self.value_mut() {
+            return Some(std::mem::take(s));
+        }
+        let mut buf = itoa::Buffer::new();
+        self.value().as_bytes(&mut buf).map(<[u8]>::to_vec)
+    }
+
+    /// Consumes the entry, returning its value.
+    pub fn into_value(self) -> Value {
+        let s = self.shape();
+        let value = match (s.header & KIND_MASK) >> KIND_SHIFT {
+            KIND_BOXED => {
+                let raw = self.boxed_ptr(&s);
+                // SAFETY: the box is released exactly once: here, and the kind is changed
+                // below so that `drop` does not release it again.
+                let v = *unsafe { Box::from_raw(raw) };
+                // SAFETY: the header is ours to rewrite.
+                unsafe {
+                    self.blob
+                        .as_ptr()
+                        .cast::<u32>()
+                        .write(s.header & !KIND_MASK | (KIND_INT << KIND_SHIFT))
+                };
+                v
+            }
+            _ => self.value().to_owned_value(),
+        };
+        drop(self);
+        value
+    }
+
+    /// The access stamp (see [`super::access`]).
+    #[inline]
+    pub fn stamp(&self) -> u32 {
+        self.header() & STAMP_MASK
+    }
+
+    /// Records an access now.
+    #[inline]
+    pub(crate) fn touch(&mut self, now_ms: u64) {
+        let header = self.header();
+        let stamp = super::access::touched(header & STAMP_MASK, now_ms);
+        // SAFETY: the header is ours to rewrite.
+        unsafe {
+            self.blob
+                .as_ptr()
+                .cast::<u32>()
+                .write(header & !STAMP_MASK | stamp)
+        };
+    }
+
+    fn expire_raw(&self) -> u64 {
+        if self.header() & HAS_EXPIRY == 0 {
+            return 0;
+        }
+        let s = self.shape();
+        // SAFETY: entries with an expiry keep it at `expiry_at`.
+        unsafe {
+            self.blob
+                .as_ptr()
+                .add(s.expiry_at)
+                .cast::<u64>()
+                .read_unaligned()
+        }
+    }
+
+    /// Sets (non-zero) or clears (0) the expiry.
+    pub(crate) fn set_expire_raw(&mut self, at: u64) {
+        let has = self.header() & HAS_EXPIRY != 0;
+        if has && at != 0 {
+            let s = self.shape();
+            // SAFETY: the expiry field exists; we own the blob.
+            unsafe {
+                self.blob
+                    .as_ptr()
+                    .add(s.expiry_at)
+                    .cast::<u64>()
+                    .write_unaligned(at)
+            };
+            return;
+        }
+        if !has && at == 0 {
+            return;
+        }
+        // The field appears or disappears: repack, moving the value across.
+        let stamp = self.stamp();
+        let key = self.key().to_vec();
+        let old = std::mem::replace(self, Entry::new(&key, Value::Int(0), 0, 0));
+        *self = Entry::new(&key, old.into_value(), at, stamp);
     }
 
     /// Absolute expiry in Unix milliseconds, if any.
+    #[inline]
     pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != 0).then_some(self.expire_at)
+        let at = self.expire_raw();
+        (at != 0).then_some(at)
     }
 
     /// Whether the key is logically gone at `now_ms`.
     #[inline]
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        self.header() & HAS_EXPIRY != 0 && self.expire_raw() <= now_ms
     }
 
     /// The access counter the LFU policies use, decayed to `now_ms`.
     pub fn lfu_counter(&self, now_ms: u64) -> u8 {
-        super::access::decayed_counter(self.lru, now_ms)
+        super::access::decayed_counter(self.stamp(), now_ms)
     }
 
     /// Seconds since the last access.
     pub fn idle_secs(&self, now_ms: u64) -> u64 {
-        ((now_ms / 1000) as u32).wrapping_sub(self.lru) as u64
+        super::access::idle_secs(self.stamp(), now_ms)
+    }
+
+    /// Bytes of the entry's own allocation (the table's pointer not included).
+    pub fn packed_size(&self) -> usize {
+        self.shape().size
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let s = self.shape();
+        if (s.header & KIND_MASK) >> KIND_SHIFT == KIND_BOXED {
+            // SAFETY: the box was created by `Box::into_raw` in `new` and not released.
+            drop(unsafe { Box::from_raw(self.boxed_ptr(&s)) });
+        }
+        // SAFETY: the blob was allocated in `new` with this same layout.
+        unsafe { dealloc(self.blob.as_ptr(), s.layout()) };
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value", &self.value())
+            .field("expire_at", &self.expire_at())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_and_reads_back_every_kind() {
+        let long_key = vec![b'k'; 300];
+        let long_str = vec![b'v'; 1000];
+        let values = [
+            Value::Int(-7),
+            Value::Str(b"".to_vec()),
+            Value::Str(b"hello".to_vec()),
+            Value::Str(vec![b'x'; INLINE_MAX]),
+            Value::Str(long_str.clone()),
+            Value::List(Box::default()),
+        ];
+        for key in [&b"k"[..], &long_key[..]] {
+            for expire in [0, 1_700_000_000_000] {
+                for v in &values {
+                    let mut e = Entry::new(key, v.clone(), expire, 0x123456);
+                    assert_eq!(e.key(), key);
+                    assert_eq!(e.value().to_owned_value(), *v);
+                    assert_eq!(e.expire_at(), (expire != 0).then_some(expire));
+                    assert_eq!(e.stamp(), 0x123456);
+                    e.set_expire_raw(42);
+                    assert_eq!(e.expire_at(), Some(42));
+                    assert_eq!(e.value().to_owned_value(), *v);
+                    e.set_expire_raw(0);
+                    assert_eq!(e.expire_at(), None);
+                    assert_eq!(e.key(), key);
+                    e.set_value(Value::Str(long_str.clone()));
+                    assert_eq!(e.take_string(), Some(long_str.clone()));
+                    assert_eq!(e.stamp(), 0x123456);
+                    e.set_value(v.clone());
+                    assert_eq!(e.into_value(), *v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_string_costs_one_small_allocation() {
+        let e = Entry::new(b"key:123456", Value::Str(vec![b'x'; 10]), 0, 0);
+        assert!(e.packed_size() <= 32, "{}", e.packed_size());
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
     }
 }

@@ -14,7 +14,7 @@ mod table;
 
 pub use cell::{SlotHold, TableGuard};
 
-pub use entry::{Entry, Value};
+pub use entry::{Entry, Value, ValueRef, INLINE_MAX};
 pub use table::{Expiry, SlotTable};
 
 use std::sync::OnceLock;
@@ -191,7 +191,10 @@ mod tests {
         let mut t = ks.lock(k.slot);
         assert!(!t.set(&k, Value::from_bytes(b"1"), Expiry::At(1000), 0));
         assert_eq!(t.expires(), 1);
-        assert_eq!(t.get(&k, 999).unwrap().value, Value::Int(1));
+        assert_eq!(
+            t.get(&k, 999).unwrap().value().to_owned_value(),
+            Value::Int(1)
+        );
         assert!(t.get(&k, 1000).is_none());
         assert_eq!(t.len(), 0);
         assert_eq!(t.expires(), 0);

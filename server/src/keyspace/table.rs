@@ -32,7 +32,7 @@ pub struct SlotTable {
 }
 
 fn eq<'a>(key: &'a [u8]) -> impl Fn(&Entry) -> bool + 'a {
-    move |e: &Entry| *e.key == *key
+    move |e: &Entry| e.key() == key
 }
 
 impl SlotTable {
@@ -68,7 +68,7 @@ impl SlotTable {
                     None
                 } else {
                     let e = occ.into_mut();
-                    super::access::touch(&mut e.lru, now_ms);
+                    e.touch(now_ms);
                     Some(e)
                 }
             }
@@ -118,33 +118,33 @@ impl SlotTable {
         self.version += 1;
         match self
             .table
-            .entry(key.hash, eq(key.key), |e| super::hash_key(&e.key))
+            .entry(key.hash, eq(key.key), |e| super::hash_key(e.key()))
         {
             TableEntry::Occupied(mut occ) => {
                 let e = occ.get_mut();
                 let was_live = !e.is_expired(now_ms);
-                let old_expire = if was_live { e.expire_at } else { 0 };
+                let old_expire = e.expire_at().unwrap_or(0);
                 let new_expire = match expiry {
                     Expiry::None => 0,
-                    Expiry::Keep => old_expire,
+                    Expiry::Keep if was_live => old_expire,
+                    Expiry::Keep => 0,
                     Expiry::At(at) => at,
                 };
-                if e.expire_at != 0 && new_expire == 0 {
+                if old_expire != 0 && new_expire == 0 {
                     self.expires -= 1;
-                } else if e.expire_at == 0 && new_expire != 0 {
+                } else if old_expire == 0 && new_expire != 0 {
                     self.expires += 1;
                 }
                 if !was_live {
                     self.expired_total += 1;
                 }
-                e.value = value;
-                e.expire_at = new_expire;
                 // An overwrite is an access: an LFU counter carries over, as in Redis.
-                if was_live {
-                    super::access::touch(&mut e.lru, now_ms);
+                let stamp = if was_live {
+                    super::access::touched(e.stamp(), now_ms)
                 } else {
-                    e.lru = super::access::fresh(now_ms);
-                }
+                    super::access::fresh(now_ms)
+                };
+                *e = Entry::new(key.key, value, new_expire, stamp);
                 was_live
             }
             TableEntry::Vacant(vac) => {
@@ -155,12 +155,12 @@ impl SlotTable {
                 if expire_at != 0 {
                     self.expires += 1;
                 }
-                vac.insert(Entry {
-                    key: key.key.into(),
+                vac.insert(Entry::new(
+                    key.key,
                     value,
                     expire_at,
-                    lru: super::access::fresh(now_ms),
-                });
+                    super::access::fresh(now_ms),
+                ));
                 false
             }
         }
@@ -172,7 +172,7 @@ impl SlotTable {
         let (entry, _) = occ.remove();
         self.version += 1;
         self.maybe_shrink();
-        if entry.expire_at != 0 {
+        if entry.expire_at().is_some() {
             self.expires -= 1;
         }
         if entry.is_expired(now_ms) {
@@ -188,9 +188,9 @@ impl SlotTable {
         let Some(e) = self.get_mut(key, now_ms) else {
             return false;
         };
-        let had = e.expire_at != 0;
-        e.expire_at = at.unwrap_or(0);
-        let has = e.expire_at != 0;
+        let had = e.expire_at().is_some();
+        e.set_expire_raw(at.unwrap_or(0));
+        let has = at.is_some_and(|at| at != 0);
         match (had, has) {
             (false, true) => self.expires += 1,
             (true, false) => self.expires -= 1,
@@ -206,7 +206,7 @@ impl SlotTable {
         let cap = self.table.capacity();
         if cap >= 16 && self.table.len() * 4 < cap {
             let len = self.table.len();
-            self.table.shrink_to(len * 2, |e| super::hash_key(&e.key));
+            self.table.shrink_to(len * 2, |e| super::hash_key(e.key()));
         }
     }
 

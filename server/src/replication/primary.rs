@@ -42,7 +42,7 @@ pub fn write_header(server: &Server, out: &mut dyn std::io::Write) -> std::io::R
 
 /// Appends the `RESTORE key <abs-ms|0> <payload> REPLACE ABSTTL` that recreates `e`.
 pub fn write_restore(buf: &mut Vec<u8>, e: &crate::keyspace::Entry) {
-    let payload = crate::dump::dump(&e.value);
+    let payload = crate::dump::dump(e.value());
     let ttl = e.expire_at().unwrap_or(0).to_string();
     buf.extend_from_slice(&encode_command(&[
         b"RESTORE",
