@@ -611,8 +611,9 @@ fn with_object(
     }
 }
 
+/// Whether entries carry LFU counters instead of access times.
 fn is_lfu(ctx: &Ctx<'_>) -> bool {
-    ctx.settings.maxmemory_policy.ends_with("lfu")
+    crate::keyspace::access::keeps_lfu_counters(&ctx.settings.maxmemory_policy)
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
@@ -635,11 +636,17 @@ fn object_idletime(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
-    if !is_lfu(ctx) {
+    let sketch = crate::keyspace::sketch::active();
+    if !is_lfu(ctx) && sketch.is_none() {
         return Err(CommandError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
     with_object(ctx, args, |ctx, e| {
-        ctx.out.int(e.lfu_counter(ctx.now_ms) as i64);
+        // allkeys-tinylfu: what its sketch estimates for the key.
+        let freq = match sketch {
+            Some(s) => s.estimate(crate::keyspace::hash_key(e.key())),
+            None => e.lfu_counter(ctx.now_ms),
+        };
+        ctx.out.int(freq as i64);
         Ok(())
     })
 }

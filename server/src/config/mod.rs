@@ -435,6 +435,10 @@ impl Config {
                 .map(String::as_str)
                 == Some("yes"),
         };
+        crate::keyspace::sketch::configure(
+            settings.maxmemory_policy == "allkeys-tinylfu",
+            settings.maxmemory,
+        );
         crate::keyspace::access::configure(
             &settings.maxmemory_policy,
             num("lfu-log-factor"),

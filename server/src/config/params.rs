@@ -103,6 +103,8 @@ pub const MAXMEMORY_POLICIES: &[&str] = &[
     "allkeys-lfu",
     "allkeys-random",
     "noeviction",
+    // Cinnabar's own: see `keyspace::sketch`.
+    "allkeys-tinylfu",
 ];
 
 /// Every parameter, in the order `CONFIG REWRITE` appends them.

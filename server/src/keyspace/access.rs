@@ -25,7 +25,7 @@ static DECAY_MINUTES: AtomicU32 = AtomicU32::new(1);
 
 /// Sets the stamp mode from `maxmemory-policy`, `lfu-log-factor` and `lfu-decay-time`.
 pub fn configure(policy: &str, log_factor: i64, decay_minutes: i64) {
-    LFU.store(policy.ends_with("lfu"), Ordering::Relaxed);
+    LFU.store(keeps_lfu_counters(policy), Ordering::Relaxed);
     LOG_FACTOR.store(
         log_factor.clamp(0, u32::MAX as i64) as u32,
         Ordering::Relaxed,
@@ -34,6 +34,12 @@ pub fn configure(policy: &str, log_factor: i64, decay_minutes: i64) {
         decay_minutes.clamp(0, u32::MAX as i64) as u32,
         Ordering::Relaxed,
     );
+}
+
+/// Whether `policy` keeps LFU counters in the entries (`allkeys-tinylfu` keeps access
+/// times: its frequencies live in the sketch).
+pub fn keeps_lfu_counters(policy: &str) -> bool {
+    matches!(policy, "allkeys-lfu" | "volatile-lfu")
 }
 
 /// Whether stamps are LFU pairs.

@@ -53,6 +53,19 @@ impl SlotCell {
         }
     }
 
+    /// Like [`SlotCell::lock`], but `None` instead of waiting when another thread holds the
+    /// lock or this thread already borrows the table.
+    pub fn try_lock(&self) -> Option<TableGuard<'_>> {
+        let guard = self.lock.try_lock()?;
+        if self.borrowed.replace(true) {
+            return None;
+        }
+        Some(TableGuard {
+            _lock: guard,
+            cell: self,
+        })
+    }
+
     /// Takes the slot's lock without borrowing the table.
     pub fn hold(&self) -> SlotHold<'_> {
         self.lock.lock()

@@ -10,6 +10,7 @@ pub mod access;
 mod cell;
 mod entry;
 mod expire;
+pub mod sketch;
 mod table;
 
 pub use cell::{SlotHold, TableGuard};
@@ -92,6 +93,14 @@ impl Keyspace {
     #[inline]
     pub fn lock(&self, slot: u16) -> TableGuard<'_> {
         self.slots[slot as usize].lock()
+    }
+
+    /// Locks one slot's table unless it is busy (see [`SlotCell::try_lock`]); for
+    /// background work such as eviction, which must never wait on a slot that a script or
+    /// transaction holds.
+    #[inline]
+    pub fn try_lock(&self, slot: u16) -> Option<TableGuard<'_>> {
+        self.slots[slot as usize].try_lock()
     }
 
     /// Holds the locks of `slots` (ascending, de-duplicated) without borrowing the tables,

@@ -57,6 +57,7 @@ impl SlotTable {
     }
 
     fn find_live(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
+        super::sketch::record(key.hash);
         match self.table.find_entry(key.hash, eq(key.key)) {
             Err(_) => None,
             Ok(occ) => {
@@ -116,6 +117,7 @@ impl SlotTable {
     /// existed (and was live).
     pub fn set(&mut self, key: &KeyRef, value: Value, expiry: Expiry, now_ms: u64) -> bool {
         self.version += 1;
+        super::sketch::record(key.hash);
         match self
             .table
             .entry(key.hash, eq(key.key), |e| super::hash_key(e.key()))
