@@ -23,41 +23,73 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use std::cell::RefCell;
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::Settings;
 use crate::dispatch::Ctx;
 use crate::error::CommandError;
 use crate::keyspace::sketch::FrequencySketch;
 use crate::keyspace::{Entry, KeyRef};
 use crate::server::Server;
+use crate::stats::WorkerStats;
 use parking_lot::Mutex;
 
-/// Memory watcher state.
+/// Memory watcher state (on its own cache lines: every command reads `over_limit`).
 #[derive(Default)]
+#[repr(align(64))]
 pub struct Evictor {
     /// Raised while `used_memory` exceeds `maxmemory`.
     pub over_limit: AtomicBool,
     /// The last allocator reading.
     pub used: AtomicU64,
+    /// What evicting threads write, kept off the cache line every command reads.
+    shared: CacheLine<Sampling>,
+}
+
+/// A value alone on its cache line.
+#[derive(Default)]
+#[repr(align(64))]
+struct CacheLine<T>(T);
+
+/// State shared by the threads that evict.
+#[derive(Default)]
+struct Sampling {
     /// The best victims seen across sampling rounds, best first.
     pool: Mutex<Vec<Candidate>>,
     /// About the number of keys in the fullest slot (for weighted sampling).
     largest_slot_hint: AtomicUsize,
 }
 
-/// Starts the monitor thread.
+/// Starts the monitor thread. Besides raising the flag, it evicts in the background (1 ms
+/// per tick) when memory stays over the limit with no write arriving to do it, for example
+/// after `CONFIG SET maxmemory` lowered the limit.
 pub fn start_monitor(server: Arc<Server>) {
     let _ = std::thread::Builder::new()
         .name("memory-monitor".into())
-        .spawn(move || loop {
-            let max = server.config.settings().maxmemory;
-            let used = crate::memory::used_memory();
-            server.evictor.used.store(used, Ordering::Relaxed);
-            server
-                .evictor
-                .over_limit
-                .store(max > 0 && used > max, Ordering::Relaxed);
-            std::thread::sleep(Duration::from_millis(2));
+        .spawn(move || {
+            // The counters block of the main thread's own work (see `Stats::workers`).
+            let stats = server
+                .stats
+                .workers
+                .last()
+                .expect("one stats block at least");
+            loop {
+                let settings = server.config.settings();
+                let max = settings.maxmemory;
+                let used = crate::memory::used_memory();
+                server.evictor.used.store(used, Ordering::Relaxed);
+                let over = max > 0 && used > max;
+                let was_over = server.evictor.over_limit.swap(over, Ordering::Relaxed);
+                if over && was_over && !server.loading.load(Ordering::Relaxed) {
+                    // Still over since the last tick: the write path has not caught up.
+                    let now_ms = crate::clock::unix_ms();
+                    evict(&server, &settings, stats, now_ms, Duration::from_millis(1));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
         });
 }
 
@@ -70,10 +102,11 @@ pub fn oom() -> CommandError {
 const POOL_SIZE: usize = 16;
 
 /// One eviction candidate: its key and how good a victim it is (lower is better).
-#[derive(Debug)]
 struct Candidate {
     key: Vec<u8>,
     score: u64,
+    /// The clock the score was taken with (threads' clocks differ by a little).
+    scored_at: u64,
 }
 
 /// How a policy ranks keys; lower scores are evicted first.
@@ -120,21 +153,35 @@ impl Rank {
     }
 }
 
-/// Adds `c` to the pool (kept sorted, best first) if it is among the best seen.
-fn offer(pool: &mut Vec<Candidate>, c: Candidate) {
-    if let Some(i) = pool.iter().position(|p| p.key == c.key) {
-        pool.remove(i);
-    }
-    if pool.len() >= POOL_SIZE && pool.last().is_some_and(|w| w.score <= c.score) {
+thread_local! {
+    /// A cheap generator for sampling (no need for a cryptographic one).
+    static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_entropy());
+}
+
+/// Offers a key with its score to the pool (kept sorted, best first); the key is copied
+/// only if it gets in.
+fn offer(pool: &mut Vec<Candidate>, key: &[u8], score: u64, scored_at: u64) {
+    if pool.len() >= POOL_SIZE && pool.last().is_some_and(|w| w.score <= score) {
         return;
     }
-    let at = pool.partition_point(|p| p.score <= c.score);
-    pool.insert(at, c);
+    if let Some(i) = pool.iter().position(|p| p.key == key) {
+        pool.remove(i);
+    }
+    let at = pool.partition_point(|p| p.score <= score);
+    pool.insert(
+        at,
+        Candidate {
+            key: key.to_vec(),
+            score,
+            scored_at,
+        },
+    );
     pool.truncate(POOL_SIZE);
 }
 
-/// Samples `samples` keys, each slot weighted by its number of keys (rejection sampling
-/// against the largest slot seen lately), and offers them to the pool.
+/// Samples about `samples` keys into the pool. Slots are drawn in proportion to their
+/// number of keys (rejection sampling against the largest slot seen lately); an accepted
+/// slot gives consecutive keys from a random position, as many as the round still needs.
 fn sample_into_pool(
     server: &Server,
     rank: Rank,
@@ -142,9 +189,9 @@ fn sample_into_pool(
     samples: usize,
     now_ms: u64,
     pool: &mut Vec<Candidate>,
+    rng: &mut SmallRng,
 ) -> usize {
-    let mut rng = rand::thread_rng();
-    let hint = &server.evictor.largest_slot_hint;
+    let hint = &server.evictor.shared.0.largest_slot_hint;
     let mut largest = hint.load(Ordering::Relaxed).max(1);
     let mut looked = 0;
     let mut tries = 0;
@@ -164,103 +211,132 @@ fn sample_into_pool(
         if at >= n {
             continue;
         }
-        let picked = if volatile {
-            // Keys with a TTL only: the first one from the drawn position on.
-            t.iter()
-                .skip(at)
-                .chain(t.iter().take(at))
-                .find(|e| e.expire_at().is_some())
-        } else {
-            t.nth(at)
-        };
-        if let Some(e) = picked {
-            let score = rank.score(e, now_ms, &mut rng);
-            offer(
-                pool,
-                Candidate {
-                    key: e.key().to_vec(),
-                    score,
-                },
-            );
+        let wanted = samples - looked;
+        let picked = t
+            .iter()
+            .skip(at)
+            .chain(t.iter().take(at))
+            .filter(|e| !volatile || e.expire_at().is_some())
+            .take(wanted);
+        for e in picked {
+            offer(pool, e.key(), rank.score(e, now_ms, rng), now_ms);
             looked += 1;
         }
     }
     // Let the hint shrink slowly after deletions.
-    hint.store(largest - largest / 64, Ordering::Relaxed);
+    let next = largest - largest / 64;
+    if next != hint.load(Ordering::Relaxed) {
+        hint.store(next, Ordering::Relaxed);
+    }
     looked
 }
 
-/// Picks the next victim: samples into the shared pool and takes its best candidate that
-/// still exists and has not been used since it was scored. `None` when no key qualifies.
-fn pick(server: &Server, policy: &str, samples: usize, now_ms: u64) -> Option<Vec<u8>> {
-    let rank = Rank::of(policy);
-    let volatile = policy.starts_with("volatile");
-    if matches!(rank, Rank::Random) {
-        // No pool: any sampled key is as good as another.
-        let mut one = Vec::with_capacity(1);
-        sample_into_pool(server, rank, volatile, 1, now_ms, &mut one);
-        return one.pop().map(|c| c.key);
-    }
-    // Threads that find the shared pool busy sample into their own for this round.
-    let mut local = Vec::new();
-    let mut shared = server.evictor.pool.try_lock();
-    let pool = match shared.as_mut() {
-        Some(p) => &mut **p,
-        None => &mut local,
-    };
-    let looked = sample_into_pool(server, rank, volatile, samples, now_ms, pool);
-    if looked == 0 && pool.is_empty() {
-        return None;
-    }
-    let mut rng = rand::thread_rng();
-    for _ in 0..POOL_SIZE {
-        if pool.is_empty() {
-            return None;
-        }
-        let best = pool.remove(0);
-        let k = KeyRef::new(&best.key);
-        let Some(mut t) = server.keyspace.try_lock(k.slot) else {
-            continue;
+/// Evicts one key: samples into the shared pool and removes its best candidate that still
+/// exists and has not been used since it was scored. Returns the key and its entry, or
+/// `None` when no key qualifies.
+fn evict_one(
+    server: &Server,
+    rank: Rank,
+    volatile: bool,
+    samples: usize,
+    now_ms: u64,
+) -> Option<(Vec<u8>, Entry)> {
+    RNG.with_borrow_mut(|rng| {
+        // Threads that find the shared pool busy sample into their own for this round;
+        // random eviction needs no pool at all.
+        let mut local = Vec::new();
+        let mut shared = match rank {
+            Rank::Random => None,
+            _ => server.evictor.shared.0.pool.try_lock(),
         };
-        let Some(e) = t.peek(&k, now_ms) else {
-            continue;
+        let (pool, samples) = match shared.as_mut() {
+            Some(p) => (&mut **p, samples),
+            None if matches!(rank, Rank::Random) => (&mut local, 1),
+            None => (&mut local, samples),
         };
-        if volatile && e.expire_at().is_none() {
-            continue;
+        // A few rounds: candidates can vanish or be busy between sampling and eviction. The
+        // last round takes the best candidate as it is.
+        const ROUNDS: usize = 8;
+        for round in 0..ROUNDS {
+            let looked = sample_into_pool(server, rank, volatile, samples, now_ms, pool, rng);
+            if looked == 0 && pool.is_empty() {
+                return None;
+            }
+            while !pool.is_empty() {
+                let best = pool.remove(0);
+                let k = KeyRef::new(&best.key);
+                let Some(mut t) = server.keyspace.try_lock(k.slot) else {
+                    continue;
+                };
+                let Some(e) = t.peek(&k, now_ms) else {
+                    continue;
+                };
+                if volatile && e.expire_at().is_none() {
+                    continue;
+                }
+                if !matches!(rank, Rank::Random) && round + 1 < ROUNDS {
+                    // Scored again on the same clock: a better score means it was used since.
+                    if rank.score(e, best.scored_at, rng) > best.score {
+                        let now = rank.score(e, now_ms, rng);
+                        drop(t);
+                        offer(pool, &best.key, now, now_ms);
+                        break;
+                    }
+                }
+                if let Some(entry) = t.remove(&k, now_ms) {
+                    return Some((best.key, entry));
+                }
+            }
         }
-        let now = rank.score(e, now_ms, &mut rng);
-        if now > best.score {
-            // Used since it was scored: rank it again.
-            drop(t);
-            offer(
-                pool,
-                Candidate {
-                    key: best.key,
-                    score: now,
-                },
-            );
-            continue;
-        }
-        return Some(best.key);
-    }
-    None
+        None
+    })
 }
 
-/// Evicts keys until memory is under `maxmemory` or the time budget runs out. Returns an
-/// OOM error when the command may not run.
-pub fn make_room(ctx: &mut Ctx<'_>, may_grow: bool) -> Result<(), CommandError> {
-    let server = ctx.server;
-    let settings = ctx.settings;
-    if settings.maxmemory == 0 || !server.evictor.over_limit.load(Ordering::Relaxed) {
-        return Ok(());
+/// What one eviction run achieved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Evicted {
+    /// About the overage was freed (or there was none).
+    Enough,
+    /// The time budget ran out first.
+    OutOfTime,
+    /// No key qualifies (`volatile-*` without keys that have a TTL), or the policy is
+    /// `noeviction`.
+    NothingEvictable,
+}
+
+/// The time one eviction run may take, from `maxmemory-eviction-tenacity` (0..=100) as
+/// Redis documents it: 50 us per step up to 10 (500 us, the default), then 15 % more per
+/// step, and no limit at 100.
+pub fn eviction_budget(tenacity: i64) -> Duration {
+    match tenacity {
+        t if t <= 10 => Duration::from_micros(50 * t.max(0) as u64),
+        t if t < 100 => Duration::from_micros((500.0 * 1.15f64.powi(t as i32 - 10)) as u64),
+        _ => Duration::MAX,
     }
+}
+
+/// Evicts keys under the configured policy until about the overage the monitor last saw
+/// is freed, or `budget` runs out. `stats` is the calling thread's counters block (its
+/// replication gate orders the DELs with the stream).
+pub fn evict(
+    server: &Server,
+    settings: &Settings,
+    stats: &WorkerStats,
+    now_ms: u64,
+    budget: Duration,
+) -> Evicted {
     let policy = settings.maxmemory_policy.as_str();
     if policy == "noeviction" {
-        return if may_grow { Err(oom()) } else { Ok(()) };
+        return Evicted::NothingEvictable;
     }
-    let samples = server.config.get_i64("maxmemory-samples").max(1) as usize;
+    if server.replication.is_replica() && settings.replica_ignore_maxmemory {
+        // A replica's keys follow its primary, which sends the DELs of its own evictions.
+        return Evicted::Enough;
+    }
+    let rank = Rank::of(policy);
+    let volatile = policy.starts_with("volatile");
+    let samples = settings.maxmemory_samples;
     let started = Instant::now();
-    let budget = Duration::from_micros(500);
     // Free about the overage the monitor last saw (estimated from entry sizes, since the
     // allocator's counters lag), then let the monitor look again.
     let overage = server
@@ -270,37 +346,96 @@ pub fn make_room(ctx: &mut Ctx<'_>, may_grow: bool) -> Result<(), CommandError> 
         .saturating_sub(settings.maxmemory)
         .max(1);
     let mut freed = 0u64;
-    loop {
+    for round in 0usize.. {
         if freed >= overage {
             server.evictor.over_limit.store(false, Ordering::Relaxed);
-            break;
+            return Evicted::Enough;
         }
-        if started.elapsed() > budget {
-            break;
+        // The clock is read every few evictions (each takes about a microsecond).
+        if round % 8 == 0 && started.elapsed() > budget {
+            return Evicted::OutOfTime;
         }
-        let Some(victim) = pick(server, policy, samples, ctx.now_ms) else {
-            // Nothing evictable (volatile-* without TTLs).
-            return if may_grow { Err(oom()) } else { Ok(()) };
-        };
-        let k = KeyRef::new(&victim);
-        let _gate = ctx.stats.repl_gate.read_recursive();
+        let _gate = stats.repl_gate.read_recursive();
         let guard = server
             .replication
             .is_active()
             .then(|| server.replication.lock());
-        let removed = server
-            .keyspace
-            .try_lock(k.slot)
-            .and_then(|mut t| t.remove(&k, ctx.now_ms));
-        if let Some(entry) = removed {
-            freed += (entry.packed_size() + entry.value().heap_size() + 16) as u64;
-            if let Some(g) = &guard {
-                server.replication.append(g, &[b"DEL", &victim]);
-            }
-            drop(guard);
-            server.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
-            ctx.notify(crate::notify::EVICTED, "evicted", &victim);
+        let Some((victim, entry)) = evict_one(server, rank, volatile, samples, now_ms) else {
+            return Evicted::NothingEvictable;
+        };
+        freed += (entry.packed_size() + entry.value().heap_size() + 16) as u64;
+        drop(entry);
+        if let Some(g) = &guard {
+            server.replication.append(g, &[b"DEL", &victim]);
+        }
+        drop(guard);
+        server.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
+        if settings.notify_flags != 0 {
+            crate::notify::notify(
+                server,
+                settings.notify_flags,
+                crate::notify::EVICTED,
+                "evicted",
+                &victim,
+            );
         }
     }
-    Ok(())
+    Evicted::OutOfTime
+}
+
+/// The write path's step: while over `maxmemory`, evicts within the tenacity budget before
+/// the command runs. Returns an OOM error when a command that may grow memory must not run
+/// (`noeviction`, or nothing evictable).
+pub fn make_room(ctx: &mut Ctx<'_>, may_grow: bool) -> Result<(), CommandError> {
+    let server = ctx.server;
+    let settings = ctx.settings;
+    if settings.maxmemory == 0 || !server.evictor.over_limit.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    match evict(
+        server,
+        settings,
+        ctx.stats,
+        ctx.now_ms,
+        settings.eviction_budget,
+    ) {
+        Evicted::NothingEvictable if may_grow => Err(oom()),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenacity_maps_to_redis_budgets() {
+        assert_eq!(eviction_budget(0), Duration::ZERO);
+        assert_eq!(eviction_budget(10), Duration::from_micros(500));
+        assert_eq!(eviction_budget(11), Duration::from_micros(575));
+        assert!(eviction_budget(99) > Duration::from_secs(1));
+        assert_eq!(eviction_budget(100), Duration::MAX);
+    }
+
+    #[test]
+    fn pool_keeps_the_best_candidates_once_each() {
+        let mut pool = Vec::new();
+        for (i, score) in [50u64, 10, 30, 10, 70].into_iter().enumerate() {
+            offer(&mut pool, format!("k{}", i % 4).as_bytes(), score, 0);
+        }
+        // k0 offered again (70) replaced its first entry; equal scores keep arrival order.
+        let got: Vec<(&[u8], u64)> = pool.iter().map(|c| (&c.key[..], c.score)).collect();
+        assert_eq!(
+            got,
+            vec![(&b"k1"[..], 10), (b"k3", 10), (b"k2", 30), (b"k0", 70)]
+        );
+        for i in 0..40 {
+            offer(&mut pool, format!("x{i}").as_bytes(), 100 + i, 0);
+        }
+        assert_eq!(pool.len(), POOL_SIZE);
+        assert_eq!(
+            pool.last().map(|c| c.score),
+            Some(100 + (POOL_SIZE as u64 - 5))
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! maxmemory policies: what each one evicts, seen from a client.
 
+use std::time::Duration;
+
 use crate::harness::*;
 
 /// SETs `keys` (1000-byte values) in pipelined batches, with `EX ttl(i)` when given.
@@ -151,4 +153,31 @@ fn volatile_lru_without_expiring_keys_answers_oom_and_keeps_serving_reads() {
     // Nothing was evicted, reads and deletes still work.
     assert_eq!(surviving(&mut c, "k", 0..written), written);
     assert_eq!(c.cmd_str("DEL k0"), Resp::Int(1));
+}
+
+#[test]
+fn lowering_maxmemory_evicts_in_the_background_without_writes() {
+    // Tenacity 0 gives the write path no time to evict: only the background can.
+    let server = TestServer::start(&[
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--maxmemory-eviction-tenacity",
+        "0",
+    ]);
+    let mut c = server.raw();
+    fill(&mut c, "k:", 0..20_000, None);
+    let limit = 4 * 1024 * 1024;
+    assert!(c.info_field("used_memory") > 2 * limit);
+    assert_eq!(c.cmd_str("CONFIG SET maxmemory 4mb"), simple("OK"));
+    let used = wait_for(
+        "used_memory to fall under 4mb",
+        Duration::from_secs(10),
+        || {
+            let used = c.info_field("used_memory");
+            (used <= limit + limit / 20).then_some(used)
+        },
+    );
+    assert!(used > 0);
+    assert!(c.info_field("evicted_keys") > 10_000);
+    assert!(matches!(c.cmd_str("DBSIZE"), Resp::Int(n) if n < 5_000));
 }

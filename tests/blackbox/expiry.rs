@@ -4,14 +4,6 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-fn info_field(c: &mut RawConn, field: &str) -> i64 {
-    let text = c.cmd_str("INFO all").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO lacks {field}"))
-}
-
 #[test]
 fn active_expiry_removes_keys_nobody_reads() {
     let server = TestServer::start(&["--hz", "50"]);
@@ -36,7 +28,7 @@ fn active_expiry_removes_keys_nobody_reads() {
     wait_for("active expiry", Duration::from_secs(10), || {
         (c.cmd_str("DBSIZE") == Resp::Int(100)).then_some(())
     });
-    assert_eq!(info_field(&mut c, "expired_keys"), 5000);
+    assert_eq!(c.info_field("expired_keys"), 5000);
     assert!(!c.cmd_str("INFO keyspace").text().contains("expires=1"));
 }
 
@@ -54,5 +46,5 @@ fn lazy_expiry_when_active_expiry_is_off() {
     });
     assert_eq!(c.cmd_str("GET k"), Resp::Nil);
     assert_eq!(c.cmd_str("DBSIZE"), Resp::Int(1));
-    assert_eq!(info_field(&mut c, "expired_keys"), 1);
+    assert_eq!(c.info_field("expired_keys"), 1);
 }

@@ -306,6 +306,15 @@ impl RawConn {
         self.cmd(&words)
     }
 
+    /// A numeric field of `INFO all`; panics if it is missing.
+    pub fn info_field(&mut self, field: &str) -> i64 {
+        let text = self.cmd_str("INFO all").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("INFO lacks {field}"))
+    }
+
     fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 65536];
         match self.stream.read(&mut chunk) {

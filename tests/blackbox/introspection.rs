@@ -193,16 +193,8 @@ fn maxmemory_evicts_under_allkeys_lru_and_refuses_under_noeviction() {
             assert_eq!(c.read(), simple("OK"));
         }
     }
-    let field = |c: &mut RawConn, section: &str, name: &str| -> u64 {
-        c.cmd(&[b"INFO", section.as_bytes()])
-            .text()
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap()
-    };
-    assert!(field(&mut c, "stats", "evicted_keys") > 10_000);
-    let used = field(&mut c, "memory", "used_memory");
+    assert!(c.info_field("evicted_keys") > 10_000);
+    let used = c.info_field("used_memory");
     assert!(
         used < 12 * 1024 * 1024,
         "used_memory {used} far above maxmemory"

@@ -169,6 +169,11 @@ pub struct Settings {
     pub maxmemory: u64,
     /// `maxmemory-policy`.
     pub maxmemory_policy: String,
+    /// `maxmemory-samples` (at least 1).
+    pub maxmemory_samples: usize,
+    /// How long one eviction step on the write path may take
+    /// (`maxmemory-eviction-tenacity`, see [`crate::evict::eviction_budget`]).
+    pub eviction_budget: std::time::Duration,
     /// `hz`.
     pub hz: u64,
     /// `enable-debug-command` is `yes` or `local`.
@@ -187,6 +192,8 @@ pub struct Settings {
     pub min_replicas_max_lag_ms: u64,
     /// `replica-serve-stale-data`.
     pub replica_serve_stale_data: bool,
+    /// `replica-ignore-maxmemory`.
+    pub replica_ignore_maxmemory: bool,
     /// `cluster-allow-reads-when-down`.
     pub cluster_allow_reads_when_down: bool,
 }
@@ -239,6 +246,8 @@ impl Config {
             requirepass: String::new(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            eviction_budget: crate::evict::eviction_budget(10),
             hz: 10,
             debug_enabled: false,
             debug_local_only: false,
@@ -248,6 +257,7 @@ impl Config {
             min_replicas_to_write: 0,
             min_replicas_max_lag_ms: 10_000,
             replica_serve_stale_data: true,
+            replica_ignore_maxmemory: true,
             cluster_allow_reads_when_down: false,
         }
     }
@@ -406,6 +416,8 @@ impl Config {
             requirepass: v.get("requirepass").cloned().unwrap_or_default(),
             maxmemory: num("maxmemory") as u64,
             maxmemory_policy: v.get("maxmemory-policy").cloned().unwrap_or_default(),
+            maxmemory_samples: num("maxmemory-samples").max(1) as usize,
+            eviction_budget: crate::evict::eviction_budget(num("maxmemory-eviction-tenacity")),
             hz: num("hz").max(1) as u64,
             debug_enabled: debug == "yes" || debug == "local",
             debug_local_only: debug == "local",
@@ -429,6 +441,8 @@ impl Config {
             min_replicas_to_write: num("min-replicas-to-write").max(0) as usize,
             min_replicas_max_lag_ms: num("min-replicas-max-lag").max(0) as u64 * 1000,
             replica_serve_stale_data: v.get("replica-serve-stale-data").map(String::as_str)
+                != Some("no"),
+            replica_ignore_maxmemory: v.get("replica-ignore-maxmemory").map(String::as_str)
                 != Some("no"),
             cluster_allow_reads_when_down: v
                 .get("cluster-allow-reads-when-down")

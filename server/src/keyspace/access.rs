@@ -78,9 +78,16 @@ pub(crate) fn touched(stamp: u32, now_ms: u64) -> u32 {
     (minutes(now_ms) << 8) | counter as u32
 }
 
-/// Seconds since the access `stamp` records (LRU stamps).
+/// Seconds since the access `stamp` records (LRU stamps). Threads read the clock at
+/// slightly different times, so a stamp up to a minute ahead of `now_ms` reads as 0, not as
+/// a wrap-around of the 24-bit clock.
 pub fn idle_secs(stamp: u32, now_ms: u64) -> u64 {
-    (seconds(now_ms).wrapping_sub(stamp) & STAMP_BITS) as u64
+    let idle = seconds(now_ms).wrapping_sub(stamp) & STAMP_BITS;
+    if idle > STAMP_BITS - 60 {
+        0
+    } else {
+        idle as u64
+    }
 }
 
 /// The LFU counter of `stamp` after the decay since its last access (`OBJECT FREQ`; what
@@ -92,6 +99,8 @@ pub fn decayed_counter(stamp: u32, now_ms: u64) -> u8 {
         return counter;
     }
     let idle = minutes(now_ms).wrapping_sub(stamp >> 8) & 0xFFFF;
+    // A stamp a little ahead (another thread's clock) is not a wrap-around.
+    let idle = if idle > 0xFFFF - 2 { 0 } else { idle };
     let steps = idle / period;
     counter.saturating_sub(steps.min(255) as u8)
 }
