@@ -12,7 +12,7 @@
    100-byte values, allkeys-lru): throughput, the highest `used_memory` seen while it runs
    (polled every 20 ms) and the final RSS, against `maxmemory`.
 
-    python3 benches/eviction.py [--seconds 20] [--json results/eviction.json]
+    python3 benches/eviction.py [--seconds 20] [--flood-rounds 3] [--json results/eviction.json]
 """
 import argparse
 import json
@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from benchlib import ROOT, cli, free_port, rss_bytes  # noqa: E402
+from benchlib import ROOT, cli, cpu_seconds, free_port, rss_bytes  # noqa: E402
 
 MAXMEMORY = 30 * 1024 * 1024
 # Per-second lines of --lru-test left out while the cache fills (it is full after about 3).
@@ -129,13 +129,15 @@ def flood(name):
 
         watcher = threading.Thread(target=watch)
         watcher.start()
+        cpu_before = cpu_seconds(proc.pid)
         out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-r", "10000000",
                               "-n", "2000000", "-P", "16", "-d", "100", "-q", "--csv"],
                              capture_output=True, text=True).stdout
+        cpu = cpu_seconds(proc.pid) - cpu_before
         done.set()
         watcher.join()
         rps = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
-        return {"rps": rps, "peak_used": peak[0], "peak_over_pct": 100.0 * (peak[0] - MAXMEMORY) / MAXMEMORY,
+        return {"rps": rps, "cpu_us_per_set": cpu * 1e6 / 2_000_000, "peak_used": peak[0], "peak_over_pct": 100.0 * (peak[0] - MAXMEMORY) / MAXMEMORY,
                 "rss": rss_bytes(proc.pid), "keys": int(cli(port, "dbsize") or 0)}
     finally:
         proc.kill()
@@ -147,6 +149,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--json", default=os.path.join(ROOT, "results", "eviction.json"))
     ap.add_argument("--skip-flood", action="store_true")
+    ap.add_argument("--skip-lru-test", action="store_true")
+    ap.add_argument("--flood-rounds", type=int, default=3)
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "lru_test": {}, "flood": {}}
@@ -163,27 +167,38 @@ def main():
              ("redis", "allkeys-lru", 10), ("cinnabar", "allkeys-lru", 10),
              ("redis", "allkeys-lfu", 5), ("cinnabar", "allkeys-lfu", 5),
              ("cinnabar", "allkeys-tinylfu", 5)]
-    for name, policy, samples in cases:
+    for name, policy, samples in [] if args.skip_lru_test else cases:
         r = lru_test(name, policy, samples, args.seconds)
         report(f"{name} {policy} samples={samples}", r)
     # Cinnabar fits more keys in 30mb, which alone raises its hit ratio. To compare the
     # eviction algorithms themselves, run it again at the maxmemory that holds as many keys
     # as redis-server held (exact LRU at that size hits 90.85 %, see the module docs).
-    redis_keys = results["lru_test"]["redis allkeys-lru samples=5"]["keys"]
-    ours = results["lru_test"]["cinnabar allkeys-lru samples=5"]
+    equal_cases = [("allkeys-lru", 5), ("allkeys-lru", 10), ("allkeys-lfu", 5), ("allkeys-tinylfu", 5)]
+    if args.skip_lru_test:
+        equal_cases = []
+    redis_keys = results["lru_test"].get("redis allkeys-lru samples=5", {}).get("keys", 0)
+    ours = results["lru_test"].get("cinnabar allkeys-lru samples=5", {"used": 0, "base_used": 0, "keys": 0})
     per_key = (ours["used"] - ours["base_used"]) / max(ours["keys"], 1)
     equal = int(ours["base_used"] + redis_keys * per_key)
-    for policy, samples in [("allkeys-lru", 5), ("allkeys-lru", 10), ("allkeys-lfu", 5), ("allkeys-tinylfu", 5)]:
+    for policy, samples in equal_cases:
         r = lru_test("cinnabar", policy, samples, args.seconds, equal)
         report(f"cinnabar {policy} samples={samples} equal-keys", r)
     if not args.skip_flood:
-        for name in SERVERS:
-            r = flood(name)
+        runs = {name: [] for name in SERVERS}
+        for _ in range(args.flood_rounds):
+            for name in SERVERS:
+                runs[name].append(flood(name))
+        for name, rs in runs.items():
+            # The run with the median throughput (rounds alternate between the servers).
+            r = sorted(rs, key=lambda x: x["rps"])[len(rs) // 2]
+            r["all_rps"] = [x["rps"] for x in rs]
             results["flood"][name] = r
-            print(f"flood {name:8}: {r['rps']:.0f} SET/s, peak used_memory {r['peak_used']} "
-                  f"({r['peak_over_pct']:+.1f} % of maxmemory), RSS {r['rss']}, {r['keys']} keys", flush=True)
+            print(f"flood {name:8}: {r['rps']:.0f} SET/s, {r['cpu_us_per_set']:.2f} us CPU per SET, peak used_memory {r['peak_used']} "
+                  f"({r['peak_over_pct']:+.1f} % of maxmemory), RSS {r['rss']}, {r['keys']} keys "
+                  f"(median of {len(rs)} rounds)", flush=True)
         ratio = results["flood"]["cinnabar"]["rps"] / results["flood"]["redis"]["rps"]
-        print(f"flood throughput ratio cinnabar/redis: {ratio:.2f}x")
+        cpu_ratio = results["flood"]["cinnabar"]["cpu_us_per_set"] / results["flood"]["redis"]["cpu_us_per_set"]
+        print(f"flood cinnabar/redis: throughput {ratio:.2f}x, CPU per SET {cpu_ratio:.2f}x")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)

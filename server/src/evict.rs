@@ -1,6 +1,6 @@
 //! maxmemory: watching the allocator and evicting keys.
 //!
-//! A monitor thread reads jemalloc's `stats.allocated` every 2 ms and raises
+//! A monitor thread reads jemalloc's `stats.allocated` every millisecond and raises
 //! [`Evictor::over_limit`] when it passes `maxmemory`. While the flag is up, every command
 //! that may grow memory first evicts keys ([`make_room`]) within a small time budget; under
 //! `noeviction` (or when nothing can be evicted) such commands get `-OOM`. Evicted keys
@@ -11,7 +11,9 @@
 //! probability proportional to their number of keys (rejection sampling against the
 //! largest slot seen lately, so every key is equally likely whatever the slot layout), and
 //! offers them to a pool of the best candidates kept across rounds (as Redis does): a larger
-//! sample gets closer to an exact policy. A candidate is scored again before it goes, so a
+//! sample gets closer to an exact policy. Each thread keeps its own pool: a shared one made
+//! threads wait on each other and free each other's allocations, which cost a third of the
+//! throughput of a write flood. A candidate is scored again before it goes, so a
 //! key used since it was sampled is not evicted on stale information. Slots are only ever
 //! try-locked: eviction never waits on a slot a script or transaction holds.
 //!
@@ -35,7 +37,6 @@ use crate::keyspace::sketch::FrequencySketch;
 use crate::keyspace::{Entry, KeyRef};
 use crate::server::Server;
 use crate::stats::WorkerStats;
-use parking_lot::Mutex;
 
 /// Memory watcher state (on its own cache lines: every command reads `over_limit`).
 #[derive(Default)]
@@ -57,15 +58,16 @@ struct CacheLine<T>(T);
 /// State shared by the threads that evict.
 #[derive(Default)]
 struct Sampling {
-    /// The best victims seen across sampling rounds, best first.
-    pool: Mutex<Vec<Candidate>>,
+    /// Eviction steps taken on the write path (the monitor steps in when none are).
+    write_path_steps: AtomicU64,
     /// About the number of keys in the fullest slot (for weighted sampling).
     largest_slot_hint: AtomicUsize,
 }
 
 /// Starts the monitor thread. Besides raising the flag, it evicts in the background (1 ms
-/// per tick) when memory stays over the limit with no write arriving to do it, for example
-/// after `CONFIG SET maxmemory` lowered the limit.
+/// per tick) when memory stays over the limit and no write evicted since the last tick, for
+/// example after `CONFIG SET maxmemory` lowered the limit, or with a zero tenacity. Under a
+/// write flood it stays out of the way of the write path.
 pub fn start_monitor(server: Arc<Server>) {
     let _ = std::thread::Builder::new()
         .name("memory-monitor".into())
@@ -76,6 +78,7 @@ pub fn start_monitor(server: Arc<Server>) {
                 .workers
                 .last()
                 .expect("one stats block at least");
+            let mut steps_seen = 0;
             loop {
                 let settings = server.config.settings();
                 let max = settings.maxmemory;
@@ -83,15 +86,25 @@ pub fn start_monitor(server: Arc<Server>) {
                 server.evictor.used.store(used, Ordering::Relaxed);
                 let over = max > 0 && used > max;
                 let was_over = server.evictor.over_limit.swap(over, Ordering::Relaxed);
-                if over && was_over && !server.loading.load(Ordering::Relaxed) {
-                    // Still over since the last tick: the write path has not caught up.
+                let steps = server
+                    .evictor
+                    .shared
+                    .0
+                    .write_path_steps
+                    .load(Ordering::Relaxed);
+                let idle_writers = std::mem::replace(&mut steps_seen, steps) == steps;
+                if over && was_over && idle_writers && !server.loading.load(Ordering::Relaxed) {
+                    // Still over since the last tick and no write evicted meanwhile.
                     let now_ms = crate::clock::unix_ms();
                     evict(&server, &settings, stats, now_ms, Duration::from_millis(1));
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(MONITOR_TICK);
             }
         });
 }
+
+/// How often the monitor reads the allocator's statistics.
+const MONITOR_TICK: Duration = Duration::from_millis(1);
 
 /// The OOM error.
 pub fn oom() -> CommandError {
@@ -156,6 +169,8 @@ impl Rank {
 thread_local! {
     /// A cheap generator for sampling (no need for a cryptographic one).
     static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_entropy());
+    /// This thread's pool of the best candidates seen across rounds, best first.
+    static POOL: RefCell<Vec<Candidate>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Offers a key with its score to the pool (kept sorted, best first); the key is copied
@@ -231,8 +246,8 @@ fn sample_into_pool(
     looked
 }
 
-/// Evicts one key: samples into the shared pool and removes its best candidate that still
-/// exists and has not been used since it was scored. Returns the key and its entry, or
+/// Evicts one key: samples into this thread's pool and removes its best candidate that
+/// still exists and has not been used since it was scored. Returns the key and its entry, or
 /// `None` when no key qualifies.
 fn evict_one(
     server: &Server,
@@ -242,53 +257,49 @@ fn evict_one(
     now_ms: u64,
 ) -> Option<(Vec<u8>, Entry)> {
     RNG.with_borrow_mut(|rng| {
-        // Threads that find the shared pool busy sample into their own for this round;
-        // random eviction needs no pool at all.
-        let mut local = Vec::new();
-        let mut shared = match rank {
-            Rank::Random => None,
-            _ => server.evictor.shared.0.pool.try_lock(),
-        };
-        let (pool, samples) = match shared.as_mut() {
-            Some(p) => (&mut **p, samples),
-            None if matches!(rank, Rank::Random) => (&mut local, 1),
-            None => (&mut local, samples),
-        };
-        // A few rounds: candidates can vanish or be busy between sampling and eviction. The
-        // last round takes the best candidate as it is.
-        const ROUNDS: usize = 8;
-        for round in 0..ROUNDS {
-            let looked = sample_into_pool(server, rank, volatile, samples, now_ms, pool, rng);
-            if looked == 0 && pool.is_empty() {
-                return None;
-            }
-            while !pool.is_empty() {
-                let best = pool.remove(0);
-                let k = KeyRef::new(&best.key);
-                let Some(mut t) = server.keyspace.try_lock(k.slot) else {
-                    continue;
-                };
-                let Some(e) = t.peek(&k, now_ms) else {
-                    continue;
-                };
-                if volatile && e.expire_at().is_none() {
-                    continue;
+        POOL.with_borrow_mut(|pool| {
+            let mut local = Vec::new();
+            let (pool, samples) = match rank {
+                // Random eviction needs no pool: any sampled key will do.
+                Rank::Random => (&mut local, 1),
+                _ => (pool, samples),
+            };
+            // A few rounds: candidates can vanish or be busy between sampling and eviction. The
+            // last round takes the best candidate as it is.
+            const ROUNDS: usize = 8;
+            for round in 0..ROUNDS {
+                let looked = sample_into_pool(server, rank, volatile, samples, now_ms, pool, rng);
+                if looked == 0 && pool.is_empty() {
+                    return None;
                 }
-                if !matches!(rank, Rank::Random) && round + 1 < ROUNDS {
-                    // Scored again on the same clock: a better score means it was used since.
-                    if rank.score(e, best.scored_at, rng) > best.score {
-                        let now = rank.score(e, now_ms, rng);
-                        drop(t);
-                        offer(pool, &best.key, now, now_ms);
-                        break;
+                while !pool.is_empty() {
+                    let best = pool.remove(0);
+                    let k = KeyRef::new(&best.key);
+                    let Some(mut t) = server.keyspace.try_lock(k.slot) else {
+                        continue;
+                    };
+                    let Some(e) = t.peek(&k, now_ms) else {
+                        continue;
+                    };
+                    if volatile && e.expire_at().is_none() {
+                        continue;
+                    }
+                    if !matches!(rank, Rank::Random) && round + 1 < ROUNDS {
+                        // Scored again on the same clock: a better score means it was used since.
+                        if rank.score(e, best.scored_at, rng) > best.score {
+                            let now = rank.score(e, now_ms, rng);
+                            drop(t);
+                            offer(pool, &best.key, now, now_ms);
+                            break;
+                        }
+                    }
+                    if let Some(entry) = t.remove(&k, now_ms) {
+                        return Some((best.key, entry));
                     }
                 }
-                if let Some(entry) = t.remove(&k, now_ms) {
-                    return Some((best.key, entry));
-                }
             }
-        }
-        None
+            None
+        })
     })
 }
 
@@ -338,13 +349,15 @@ pub fn evict(
     let samples = settings.maxmemory_samples;
     let started = Instant::now();
     // Free about the overage the monitor last saw (estimated from entry sizes, since the
-    // allocator's counters lag), then let the monitor look again.
+    // allocator's counters lag) plus 1/512 of maxmemory for the writes that arrive before
+    // it looks again, then let it look again.
     let overage = server
         .evictor
         .used
         .load(Ordering::Relaxed)
         .saturating_sub(settings.maxmemory)
-        .max(1);
+        + settings.maxmemory / 512
+        + 1;
     let mut freed = 0u64;
     for round in 0usize.. {
         if freed >= overage {
