@@ -155,7 +155,13 @@ def main():
                           flush=True)
         for size in ((10, 100) if not args.scripting else ()):
             keys = 1_000_000 if not args.quick else 200_000
-            mem = {s.name: memory_per_key(s, keys, size) for s in (redis, cinnabar)}
+            # Fresh servers for each size: pages freed by FLUSHALL may still be resident.
+            fresh = start_pair(workdir, args.cores)
+            try:
+                mem = {s.name: memory_per_key(s, keys, size) for s in fresh}
+            finally:
+                for s in fresh:
+                    s.stop()
             results["memory"][f"{keys} keys, {size} B values"] = mem
             print(f"memory {keys} keys x {size} B: RSS/key {mem['redis']['rss_per_key']:.0f} / "
                   f"{mem['cinnabar']['rss_per_key']:.0f} B = {mem['cinnabar']['rss_per_key'] / mem['redis']['rss_per_key']:.2f}x;"

@@ -448,34 +448,27 @@ impl Entry {
         };
     }
 
+    /// Where the expiry field lives; only for entries that have one.
+    fn expiry_field(&self) -> *mut u64 {
+        debug_assert!(self.header() & HAS_EXPIRY != 0);
+        // SAFETY: entries with an expiry keep it at `expiry_at`, inside the blob.
+        unsafe { self.blob.as_ptr().add(self.shape().expiry_at).cast::<u64>() }
+    }
+
     fn expire_raw(&self) -> u64 {
         if self.header() & HAS_EXPIRY == 0 {
             return 0;
         }
-        let s = self.shape();
-        // SAFETY: entries with an expiry keep it at `expiry_at`.
-        unsafe {
-            self.blob
-                .as_ptr()
-                .add(s.expiry_at)
-                .cast::<u64>()
-                .read_unaligned()
-        }
+        // SAFETY: the field exists (checked above) and may be unaligned.
+        unsafe { self.expiry_field().read_unaligned() }
     }
 
     /// Sets (non-zero) or clears (0) the expiry.
     pub(crate) fn set_expire_raw(&mut self, at: u64) {
         let has = self.header() & HAS_EXPIRY != 0;
         if has && at != 0 {
-            let s = self.shape();
             // SAFETY: the expiry field exists; we own the blob.
-            unsafe {
-                self.blob
-                    .as_ptr()
-                    .add(s.expiry_at)
-                    .cast::<u64>()
-                    .write_unaligned(at)
-            };
+            unsafe { self.expiry_field().write_unaligned(at) };
             return;
         }
         if !has && at == 0 {

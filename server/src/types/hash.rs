@@ -1,4 +1,8 @@
-//! Hashes: a packed field/value vector while small, a hash map past the thresholds.
+//! Hashes: one packed byte buffer while small, a hash map past the thresholds.
+//!
+//! The small form (`listpack` in Redis's terms) keeps every field and value in a single
+//! allocation, each prefixed by its length as a LEB128 varint, in insertion order: a hash
+//! of ten short fields costs one allocation instead of twenty.
 
 use hashbrown::HashMap;
 
@@ -7,8 +11,8 @@ use super::EncodingLimits;
 /// A hash value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HashValue {
-    /// Packed pairs in insertion order (`listpack`).
-    Small(Vec<(Vec<u8>, Vec<u8>)>),
+    /// Packed `[len][field][len][value]` pairs in insertion order (`listpack`).
+    Small(Vec<u8>),
     /// A hash table (`hashtable`).
     Large(HashMap<Vec<u8>, Vec<u8>>),
 }
@@ -19,18 +23,63 @@ impl Default for HashValue {
     }
 }
 
+/// Appends `bytes` with its length prefix.
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    let mut n = bytes.len();
+    while n >= 0x80 {
+        buf.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+    buf.extend_from_slice(bytes);
+}
+
+/// Reads one length-prefixed item at `at`: the item and where the next one starts.
+fn take(buf: &[u8], mut at: usize) -> (&[u8], usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[at];
+        at += 1;
+        n |= ((b & 0x7F) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (&buf[at..at + n], at + n)
+}
+
+/// The pairs of a packed buffer with the byte range each occupies.
+fn packed(buf: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], std::ops::Range<usize>)> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= buf.len() {
+            return None;
+        }
+        let start = at;
+        let (field, next) = take(buf, at);
+        let (value, next) = take(buf, next);
+        at = next;
+        Some((field, value, start..next))
+    })
+}
+
 impl HashValue {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            HashValue::Small(v) => v.len(),
+            HashValue::Small(buf) => packed(buf).count(),
             HashValue::Large(m) => m.len(),
         }
     }
 
     /// Whether the hash is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            HashValue::Small(buf) => buf.is_empty(),
+            HashValue::Large(m) => m.is_empty(),
+        }
     }
 
     /// Redis's encoding name.
@@ -44,37 +93,46 @@ impl HashValue {
     /// The value of a field.
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            HashValue::Small(v) => v
-                .iter()
-                .find(|(f, _)| f.as_slice() == field)
-                .map(|(_, v)| v.as_slice()),
+            HashValue::Small(buf) => packed(buf).find(|(f, _, _)| *f == field).map(|(_, v, _)| v),
             HashValue::Large(m) => m.get(field).map(|v| v.as_slice()),
         }
     }
 
     /// Sets a field; returns true if it is new.
     pub fn insert(&mut self, field: &[u8], value: &[u8], limits: &EncodingLimits) -> bool {
-        if let HashValue::Small(v) = self {
-            if let Some(slot) = v.iter_mut().find(|(f, _)| f.as_slice() == field) {
-                slot.1 = value.to_vec();
+        match self {
+            HashValue::Small(buf) => {
+                let found = packed(buf).find(|(f, _, _)| *f == field).map(|(_, _, r)| r);
+                let mut entry = Vec::with_capacity(field.len() + value.len() + 4);
+                put(&mut entry, field);
+                put(&mut entry, value);
+                let is_new = found.is_none();
+                match found {
+                    // Replaced in place, keeping the field's position.
+                    Some(range) => {
+                        buf.splice(range, entry);
+                    }
+                    None => {
+                        buf.reserve_exact(entry.len());
+                        buf.extend_from_slice(&entry);
+                    }
+                }
                 self.maybe_convert(field.len().max(value.len()), limits);
-                return false;
+                is_new
             }
-            v.push((field.to_vec(), value.to_vec()));
-            self.maybe_convert(field.len().max(value.len()), limits);
-            return true;
+            HashValue::Large(m) => m.insert(field.to_vec(), value.to_vec()).is_none(),
         }
-        let HashValue::Large(m) = self else {
-            unreachable!()
-        };
-        m.insert(field.to_vec(), value.to_vec()).is_none()
     }
 
     fn maybe_convert(&mut self, longest: usize, limits: &EncodingLimits) {
-        if let HashValue::Small(v) = self {
-            if v.len() > limits.hash_entries || longest > limits.hash_value {
-                let map = std::mem::take(v).into_iter().collect();
+        if let HashValue::Small(buf) = self {
+            if longest > limits.hash_value || packed(buf).nth(limits.hash_entries).is_some() {
+                let map = packed(buf)
+                    .map(|(f, v, _)| (f.to_vec(), v.to_vec()))
+                    .collect();
                 *self = HashValue::Large(map);
+            } else if buf.capacity() > buf.len() + buf.len() / 8 + 16 {
+                buf.shrink_to_fit();
             }
         }
     }
@@ -82,13 +140,16 @@ impl HashValue {
     /// Removes a field; returns whether it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            HashValue::Small(v) => match v.iter().position(|(f, _)| f.as_slice() == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
+            HashValue::Small(buf) => {
+                let found = packed(buf).find(|(f, _, _)| *f == field).map(|(_, _, r)| r);
+                match found {
+                    Some(range) => {
+                        buf.drain(range);
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
             HashValue::Large(m) => m.remove(field).is_some(),
         }
     }
@@ -96,10 +157,7 @@ impl HashValue {
     /// Every field and value.
     pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
         match self {
-            HashValue::Small(v) => v
-                .iter()
-                .map(|(f, v)| (f.as_slice(), v.as_slice()))
-                .collect(),
+            HashValue::Small(buf) => packed(buf).map(|(f, v, _)| (f, v)).collect(),
             HashValue::Large(m) => m
                 .iter()
                 .map(|(f, v)| (f.as_slice(), v.as_slice()))
@@ -109,10 +167,75 @@ impl HashValue {
 
     /// Bytes used (an estimate for MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
-        self.pairs()
-            .iter()
-            .map(|(f, v)| f.len() + v.len() + 48)
-            .sum::<usize>()
-            + 32
+        match self {
+            HashValue::Small(buf) => buf.capacity() + 32,
+            HashValue::Large(m) => {
+                m.iter().map(|(f, v)| f.len() + v.len() + 48).sum::<usize>() + 32
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(entries: usize, value: usize) -> EncodingLimits {
+        EncodingLimits {
+            hash_entries: entries,
+            hash_value: value,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn packed_form_keeps_order_replaces_in_place_and_removes() {
+        let l = limits(128, 64);
+        let mut h = HashValue::default();
+        assert!(h.insert(b"a", b"1", &l));
+        assert!(h.insert(b"b", &[b'x'; 200][..60], &l));
+        assert!(h.insert(b"", b"", &l));
+        assert!(!h.insert(b"a", b"one", &l));
+        assert_eq!(h.encoding(), "listpack");
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.get(b"a"), Some(&b"one"[..]));
+        assert_eq!(h.get(b""), Some(&b""[..]));
+        assert_eq!(h.get(b"zz"), None);
+        let fields: Vec<&[u8]> = h.pairs().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, vec![&b"a"[..], b"b", b""]);
+        assert!(h.remove(b"b"));
+        assert!(!h.remove(b"b"));
+        assert_eq!(h.len(), 2);
+        assert!(h.remove(b"a") && h.remove(b""));
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn long_items_use_multi_byte_lengths() {
+        let l = limits(128, 100_000);
+        let mut h = HashValue::default();
+        let long = vec![7u8; 20_000];
+        h.insert(b"f", &long, &l);
+        h.insert(&long[..300], b"v", &l);
+        assert_eq!(h.get(b"f"), Some(&long[..]));
+        assert_eq!(h.get(&long[..300]), Some(&b"v"[..]));
+        assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn converts_past_the_thresholds() {
+        let l = limits(4, 8);
+        let mut h = HashValue::default();
+        for i in 0..4 {
+            h.insert(format!("f{i}").as_bytes(), b"v", &l);
+        }
+        assert_eq!(h.encoding(), "listpack");
+        h.insert(b"f4", b"v", &l);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.len(), 5);
+        let mut g = HashValue::default();
+        g.insert(b"f", b"a value longer than 8", &l);
+        assert_eq!(g.encoding(), "hashtable");
+        assert_eq!(g.get(b"f"), Some(&b"a value longer than 8"[..]));
     }
 }

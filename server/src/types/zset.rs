@@ -91,6 +91,7 @@ impl ZSetValue {
         }
         let (mut c, i) = self.lower_bound((score, member));
         if self.chunks.is_empty() {
+            self.chunks.reserve_exact(1);
             self.chunks.push(Vec::new());
         }
         let i = if c == self.chunks.len() {
@@ -99,6 +100,10 @@ impl ZSetValue {
         } else {
             i
         };
+        if self.dict.is_none() {
+            // Small sets grow one entry at a time, as a listpack would: no spare capacity.
+            self.chunks[c].reserve_exact(1);
+        }
         self.chunks[c].insert(i, (score, member.to_vec()));
         if self.chunks[c].len() > CHUNK {
             let tail = self.chunks[c].split_off(CHUNK / 2);
