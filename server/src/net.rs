@@ -254,6 +254,34 @@ async fn wait_blocked(
     }
 }
 
+/// Starts loading the slot cells of the keys of the pipelined commands in `buf` (the first
+/// argument after the name, where nearly every command has its key), so that the batch's
+/// cache misses overlap: with 16 GETs per read this removed most of the time spent waiting
+/// on cells. A wrong guess (a command without a key there) costs one useless prefetch.
+fn prefetch_batch(server: &Server, scout: &mut Decoder, buf: &[u8], limits: &Limits) {
+    const MAX_AHEAD: usize = 64;
+    let mut pos = 0;
+    for _ in 0..MAX_AHEAD {
+        match scout.decode(&buf[pos..], limits) {
+            Decoded::Command(n) => {
+                if let Some(key) = scout.args(&buf[pos..]).get(1) {
+                    server.keyspace.prefetch(cluster::key_hash_slot(key));
+                }
+                pos += n;
+            }
+            Decoded::Skip(n) => pos += n,
+            Decoded::Incomplete | Decoded::Error(_) => break,
+        }
+    }
+    // Leave the scout clean for the next batch if it stopped inside a frame.
+    if scout.in_frame() {
+        *scout = Decoder::new();
+    }
+}
+
+/// How many commands of one batch share a clock reading.
+const CLOCK_REUSE: u32 = 32;
+
 enum Wake {
     Read(std::io::Result<usize>),
     Push(Option<Vec<u8>>),
@@ -271,6 +299,7 @@ async fn run_connection(
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut decoder = Decoder::new();
+    let mut scout = Decoder::new();
     let mut settings = server.config.settings();
     let mut version = server.config.version();
     let info = client.info.clone();
@@ -318,6 +347,11 @@ async fn run_connection(
         };
         let mut pos = 0;
         let mut close = false;
+        // One clock reading serves up to CLOCK_REUSE commands of a batch (a vDSO call per
+        // command showed in profiles); anything that waits forces a new reading.
+        let mut now_ms = clock::unix_ms();
+        let mut clock_uses = 0;
+        info.last_interaction_ms.store(now_ms, Relaxed);
         loop {
             match decoder.decode(&rbuf[pos..], &limits) {
                 Decoded::Incomplete => {
@@ -335,9 +369,16 @@ async fn run_connection(
                     break;
                 }
                 Decoded::Command(n) => {
+                    if pos == 0 && n < rbuf.len() {
+                        prefetch_batch(server, &mut scout, &rbuf, &limits);
+                    }
                     let args = decoder.args(&rbuf[pos..]);
-                    let now_ms = clock::unix_ms();
-                    info.last_interaction_ms.store(now_ms, Relaxed);
+                    if clock_uses == CLOCK_REUSE {
+                        now_ms = clock::unix_ms();
+                        info.last_interaction_ms.store(now_ms, Relaxed);
+                        clock_uses = 0;
+                    }
+                    clock_uses += 1;
                     let mut retried = false;
                     loop {
                         let flow = {
@@ -386,6 +427,7 @@ async fn run_connection(
                                 }
                                 if let Some((offset, wanted, deadline)) = client.wait.take() {
                                     let n = wait_acks(server, offset, wanted, deadline).await;
+                                    clock_uses = CLOCK_REUSE;
                                     Reply::new(&mut out, client.resp3).int(n as i64);
                                 }
                                 break;
@@ -405,6 +447,7 @@ async fn run_connection(
                                 {
                                     return;
                                 }
+                                clock_uses = CLOCK_REUSE;
                                 break;
                             }
                             Flow::Paused => {
@@ -416,6 +459,7 @@ async fn run_connection(
                                 }
                                 server.wait_unpaused().await;
                                 retried = true;
+                                clock_uses = CLOCK_REUSE;
                                 if info.killed.load(Relaxed) {
                                     return;
                                 }

@@ -8,8 +8,19 @@ use crate::harness::*;
 fn maxclients_refuses_extra_connections() {
     let server = TestServer::start(&["--maxclients", "2"]);
     let mut a = server.raw();
-    let mut b = server.raw();
     assert_eq!(a.cmd_str("PING"), simple("PONG"));
+    // The harness's own start-up connection may still be closing.
+    wait_for(
+        "the start-up probe to leave",
+        Duration::from_secs(5),
+        || {
+            a.cmd_str("INFO clients")
+                .text()
+                .contains("connected_clients:1\r\n")
+                .then_some(())
+        },
+    );
+    let mut b = server.raw();
     assert_eq!(b.cmd_str("PING"), simple("PONG"));
     let mut c = server.raw();
     assert_eq!(c.read(), error("ERR max number of clients reached"));

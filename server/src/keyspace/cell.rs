@@ -1,79 +1,173 @@
-//! A slot table behind a re-entrant lock.
+//! A slot table behind a re-entrant lock, the whole cell on one cache line.
 //!
 //! A transaction (EXEC) or a script takes the locks of every slot it will touch up front
 //! ([`SlotCell::hold`]) so that no other client sees it half done; the commands it runs then
 //! lock those slots again from the same thread, which a re-entrant lock allows. The table
 //! itself is handed out by [`TableGuard`], at most one at a time per slot.
+//!
+//! Every command touches one random cell among 16384, so the cell's size is a cache miss
+//! per command: the lock is a one-byte parking mutex plus a 32-bit owner token and a 16-bit
+//! depth (not `parking_lot::ReentrantMutex`'s two words), which with the table fits the cell
+//! in 64 bytes, aligned so that one line holds it.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
-use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
+use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
+use parking_lot::RawMutex;
 
 use super::SlotTable;
 
 /// One slot's table and its lock.
-#[derive(Default)]
+#[repr(align(64))]
 pub struct SlotCell {
-    lock: ReentrantMutex<()>,
     table: UnsafeCell<SlotTable>,
+    /// The token of the thread holding `raw` (0: none).
+    owner: AtomicU32,
+    /// How many times the owner holds the lock (a transaction, a script and a command at
+    /// most: every caller de-duplicates its slots).
+    depth: Cell<u16>,
+    raw: RawMutex,
     borrowed: Cell<bool>,
 }
 
-// SAFETY: `table` and `borrowed` are only touched by the thread that holds `lock`, and
-// `borrowed` guarantees that thread hands out one `&mut SlotTable` at a time.
+const _: () = assert!(std::mem::size_of::<SlotCell>() == 64);
+
+impl Default for SlotCell {
+    fn default() -> Self {
+        SlotCell {
+            table: UnsafeCell::default(),
+            owner: AtomicU32::new(0),
+            depth: Cell::new(0),
+            raw: RawMutex::INIT,
+            borrowed: Cell::new(false),
+        }
+    }
+}
+
+// SAFETY: `table`, `depth` and `borrowed` are only touched by the thread that holds `raw`
+// (the one whose token is in `owner`), and `borrowed` guarantees that thread hands out one
+// `&mut SlotTable` at a time.
 unsafe impl Sync for SlotCell {}
 // SAFETY: as above; the cell owns its table.
 unsafe impl Send for SlotCell {}
 
-/// Exclusive access to one slot's table.
-pub struct TableGuard<'a> {
-    _lock: ReentrantMutexGuard<'a, ()>,
-    cell: &'a SlotCell,
+/// This thread's lock-owner token: non-zero and never shared with another live thread.
+#[inline]
+fn thread_token() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    thread_local! {
+        static TOKEN: Cell<u32> = const { Cell::new(0) };
+    }
+    TOKEN.with(|t| {
+        let token = t.get();
+        if token != 0 {
+            return token;
+        }
+        // Four billion threads would have to start before a token repeats.
+        let token = NEXT.fetch_add(1, Ordering::Relaxed).max(1);
+        t.set(token);
+        token
+    })
 }
 
 /// The lock of a slot held without touching its table (see the module docs).
-pub type SlotHold<'a> = ReentrantMutexGuard<'a, ()>;
+pub struct SlotHold<'a> {
+    cell: &'a SlotCell,
+}
+
+/// Exclusive access to one slot's table.
+pub struct TableGuard<'a> {
+    hold: SlotHold<'a>,
+}
 
 impl SlotCell {
+    /// Takes the lock again if this thread holds it already.
+    #[inline]
+    fn reenter(&self, me: u32) -> Option<SlotHold<'_>> {
+        if self.owner.load(Ordering::Relaxed) != me {
+            return None;
+        }
+        let depth = self.depth.get().checked_add(1).expect("slot lock depth");
+        self.depth.set(depth);
+        Some(SlotHold { cell: self })
+    }
+
+    /// Records this thread as the owner of the raw lock it just took.
+    #[inline]
+    fn owned(&self, me: u32) -> SlotHold<'_> {
+        self.owner.store(me, Ordering::Relaxed);
+        self.depth.set(1);
+        SlotHold { cell: self }
+    }
+
+    /// Takes the slot's lock without borrowing the table.
+    #[inline]
+    pub fn hold(&self) -> SlotHold<'_> {
+        let me = thread_token();
+        if let Some(hold) = self.reenter(me) {
+            return hold;
+        }
+        self.raw.lock();
+        self.owned(me)
+    }
+
+    /// Like [`SlotCell::hold`], giving up after `timeout`.
+    pub fn try_hold_for(&self, timeout: Duration) -> Option<SlotHold<'_>> {
+        let me = thread_token();
+        if let Some(hold) = self.reenter(me) {
+            return Some(hold);
+        }
+        self.raw.try_lock_for(timeout).then(|| self.owned(me))
+    }
+
+    /// Like [`SlotCell::hold`], but `None` instead of waiting.
+    fn try_hold(&self) -> Option<SlotHold<'_>> {
+        let me = thread_token();
+        if let Some(hold) = self.reenter(me) {
+            return Some(hold);
+        }
+        self.raw.try_lock().then(|| self.owned(me))
+    }
+
     /// Locks the slot and borrows its table.
     ///
     /// Panics if this thread already borrows the same table: that is a programming error
     /// (take several slots at once with `Keyspace::lock_slots`, which de-duplicates them).
     #[inline]
     pub fn lock(&self) -> TableGuard<'_> {
-        let guard = self.lock.lock();
+        let hold = self.hold();
         assert!(
             !self.borrowed.replace(true),
             "slot table borrowed twice by one thread"
         );
-        TableGuard {
-            _lock: guard,
-            cell: self,
-        }
+        TableGuard { hold }
     }
 
     /// Like [`SlotCell::lock`], but `None` instead of waiting when another thread holds the
     /// lock or this thread already borrows the table.
     pub fn try_lock(&self) -> Option<TableGuard<'_>> {
-        let guard = self.lock.try_lock()?;
+        let hold = self.try_hold()?;
         if self.borrowed.replace(true) {
             return None;
         }
-        Some(TableGuard {
-            _lock: guard,
-            cell: self,
-        })
+        Some(TableGuard { hold })
     }
+}
 
-    /// Takes the slot's lock without borrowing the table.
-    pub fn hold(&self) -> SlotHold<'_> {
-        self.lock.lock()
-    }
-
-    /// Like [`SlotCell::hold`], giving up after `timeout`.
-    pub fn try_hold_for(&self, timeout: std::time::Duration) -> Option<SlotHold<'_>> {
-        self.lock.try_lock_for(timeout)
+impl Drop for SlotHold<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let cell = self.cell;
+        let depth = cell.depth.get() - 1;
+        cell.depth.set(depth);
+        if depth == 0 {
+            cell.owner.store(0, Ordering::Relaxed);
+            // SAFETY: this thread took `raw` (depth was counted from its lock call).
+            unsafe { cell.raw.unlock() };
+        }
     }
 }
 
@@ -82,7 +176,7 @@ impl Deref for TableGuard<'_> {
     #[inline]
     fn deref(&self) -> &SlotTable {
         // SAFETY: this thread holds the lock and the single borrow (see `SlotCell::lock`).
-        unsafe { &*self.cell.table.get() }
+        unsafe { &*self.hold.cell.table.get() }
     }
 }
 
@@ -90,12 +184,74 @@ impl DerefMut for TableGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut SlotTable {
         // SAFETY: as in `deref`; `&mut self` makes this the only live reference.
-        unsafe { &mut *self.cell.table.get() }
+        unsafe { &mut *self.hold.cell.table.get() }
     }
 }
 
 impl Drop for TableGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.cell.borrowed.set(false);
+        // Runs before the `hold` field is dropped, so still under the lock.
+        self.hold.cell.borrowed.set(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn reentrant_on_one_thread_exclusive_across_threads() {
+        let cell = Arc::new(SlotCell::default());
+        let outer = cell.hold();
+        let inner = cell.lock();
+        assert!(cell.try_lock().is_none(), "table already borrowed");
+        drop(inner);
+        assert!(cell.try_lock().is_some());
+        let other = cell.clone();
+        let blocked = std::thread::spawn(move || {
+            (
+                other.try_lock().is_none(),
+                other.try_hold_for(Duration::from_millis(20)).is_none(),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(blocked, (true, true));
+        drop(outer);
+        let other = cell.clone();
+        let free = std::thread::spawn(move || other.try_lock().is_some())
+            .join()
+            .unwrap();
+        assert!(free);
+    }
+
+    #[test]
+    fn threads_serialize_on_the_table() {
+        let cell = Arc::new(SlotCell::default());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let cell = cell.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000u32 {
+                        let key = format!("k{t}-{i}");
+                        let key = super::super::KeyRef::new(key.as_bytes());
+                        let _hold = cell.hold();
+                        let mut table = cell.lock();
+                        table.set(
+                            &key,
+                            super::super::Value::Int(1),
+                            super::super::Expiry::None,
+                            0,
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(cell.lock().len(), 8000);
     }
 }

@@ -24,7 +24,9 @@ pub enum Expiry {
 #[derive(Default)]
 pub struct SlotTable {
     table: HashTable<Entry>,
-    expires: usize,
+    /// Keys with an expiry (u32 keeps the slot's cell within one cache line; a slot cannot
+    /// hold four billion keys in any memory this server runs in).
+    expires: u32,
     /// Keys removed because they were found expired (lazily or actively).
     pub(crate) expired_total: u64,
     /// Bumped by every change to any key of the slot; WATCH compares it.
@@ -48,7 +50,7 @@ impl SlotTable {
 
     /// Number of keys with an expiry.
     pub fn expires(&self) -> usize {
-        self.expires
+        self.expires as usize
     }
 
     /// The slot's change counter (see WATCH).
@@ -236,7 +238,7 @@ impl SlotTable {
             self.version += 1;
             self.maybe_shrink();
         }
-        self.expires -= removed;
+        self.expires -= removed as u32;
         self.expired_total += removed as u64;
         removed
     }
