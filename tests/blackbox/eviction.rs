@@ -181,3 +181,79 @@ fn lowering_maxmemory_evicts_in_the_background_without_writes() {
     assert!(c.info_field("evicted_keys") > 10_000);
     assert!(matches!(c.cmd_str("DBSIZE"), Resp::Int(n) if n < 5_000));
 }
+
+#[test]
+fn evictions_reach_the_replica_the_aof_and_subscribers() {
+    // Room for the server's own ~1.5 MB and the 1 MB replication backlog, which count.
+    let primary = TestServer::start(&[
+        "--maxmemory",
+        "12mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--notify-keyspace-events",
+        "Ee",
+    ]);
+    let port = primary.port.to_string();
+    let replica = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    wait_for("replication link up", Duration::from_secs(15), || {
+        replica
+            .raw()
+            .cmd_str("INFO replication")
+            .text()
+            .contains("master_link_status:up")
+            .then_some(())
+    });
+    let mut sub = primary.raw();
+    assert_eq!(
+        sub.cmd_str("SUBSCRIBE __keyevent@0__:evicted"),
+        Resp::Array(vec![
+            bulk("subscribe"),
+            bulk("__keyevent@0__:evicted"),
+            Resp::Int(1)
+        ])
+    );
+    let mut c = primary.raw();
+    // 30 MB of unique keys into 12 MB.
+    fill(&mut c, "k:", 0..30_000, None);
+    assert!(c.info_field("evicted_keys") > 1000);
+
+    // The subscriber hears of an evicted key, which is gone.
+    let Resp::Array(message) = sub.read() else {
+        panic!("no eviction notification")
+    };
+    assert_eq!(
+        message[..2],
+        [bulk("message"), bulk("__keyevent@0__:evicted")]
+    );
+    let Resp::Bulk(key) = &message[2] else {
+        panic!("notification without a key: {message:?}")
+    };
+    assert_eq!(c.cmd(&[b"EXISTS", key]), Resp::Int(0));
+
+    // The replica (which has no maxmemory of its own) drops the same keys: it got DELs.
+    let mut r = replica.raw();
+    wait_for(
+        "the replica to drop the evicted keys",
+        Duration::from_secs(15),
+        || (r.cmd_str("DBSIZE") == c.cmd_str("DBSIZE")).then_some(()),
+    );
+    assert_eq!(r.cmd(&[b"EXISTS", key]), Resp::Int(0));
+    assert_eq!(r.info_field("evicted_keys"), 0);
+
+    // The AOF (fsynced before each reply) records the eviction as a DEL of that key.
+    let mut del = b"$3\r\nDEL\r\n".to_vec();
+    del.extend(format!("${}\r\n", key.len()).as_bytes());
+    del.extend(key);
+    let aof: Vec<u8> = std::fs::read_dir(primary.dir.join("appendonlydir"))
+        .expect("appendonlydir")
+        .flat_map(|f| std::fs::read(f.expect("entry").path()).expect("read AOF"))
+        .collect();
+    assert!(
+        aof.windows(del.len()).any(|w| w.eq_ignore_ascii_case(&del)),
+        "no DEL of the evicted key in the AOF"
+    );
+}
