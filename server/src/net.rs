@@ -279,8 +279,43 @@ fn prefetch_batch(server: &Server, scout: &mut Decoder, buf: &[u8], limits: &Lim
     }
 }
 
-/// How many commands of one batch share a clock reading.
-const CLOCK_REUSE: u32 = 32;
+/// The time the commands of one batch run at: one clock reading serves up to `REUSE`
+/// commands (a vDSO call per command showed in profiles), and anything that waited
+/// ([`BatchClock::invalidate`]) makes the next command read the clock again. Each reading
+/// is also the client's last interaction time.
+struct BatchClock<'a> {
+    now_ms: u64,
+    uses: u32,
+    last_interaction_ms: &'a std::sync::atomic::AtomicU64,
+}
+
+impl<'a> BatchClock<'a> {
+    const REUSE: u32 = 32;
+
+    fn new(last_interaction_ms: &'a std::sync::atomic::AtomicU64) -> Self {
+        BatchClock {
+            now_ms: 0,
+            uses: Self::REUSE,
+            last_interaction_ms,
+        }
+    }
+
+    /// The time for the next command.
+    fn now(&mut self) -> u64 {
+        if self.uses >= Self::REUSE {
+            self.now_ms = clock::unix_ms();
+            self.last_interaction_ms.store(self.now_ms, Relaxed);
+            self.uses = 0;
+        }
+        self.uses += 1;
+        self.now_ms
+    }
+
+    /// Forgets the reading (after a wait).
+    fn invalidate(&mut self) {
+        self.uses = Self::REUSE;
+    }
+}
 
 enum Wake {
     Read(std::io::Result<usize>),
@@ -347,11 +382,7 @@ async fn run_connection(
         };
         let mut pos = 0;
         let mut close = false;
-        // One clock reading serves up to CLOCK_REUSE commands of a batch (a vDSO call per
-        // command showed in profiles); anything that waits forces a new reading.
-        let mut now_ms = clock::unix_ms();
-        let mut clock_uses = 0;
-        info.last_interaction_ms.store(now_ms, Relaxed);
+        let mut clock = BatchClock::new(&info.last_interaction_ms);
         loop {
             match decoder.decode(&rbuf[pos..], &limits) {
                 Decoded::Incomplete => {
@@ -373,13 +404,6 @@ async fn run_connection(
                         prefetch_batch(server, &mut scout, &rbuf, &limits);
                     }
                     let args = decoder.args(&rbuf[pos..]);
-                    if clock_uses == CLOCK_REUSE {
-                        now_ms = clock::unix_ms();
-                        info.last_interaction_ms.store(now_ms, Relaxed);
-                        clock_uses = 0;
-                    }
-                    clock_uses += 1;
-                    let mut retried = false;
                     loop {
                         let flow = {
                             let resp3 = client.resp3;
@@ -387,8 +411,7 @@ async fn run_connection(
                                 server,
                                 client: &mut *client,
                                 out: Reply::new(&mut out, resp3),
-                                // Re-read after a pause: a retried command runs later.
-                                now_ms: if retried { clock::unix_ms() } else { now_ms },
+                                now_ms: clock.now(),
                                 stats,
                                 settings: &settings,
                                 ready: Vec::new(),
@@ -427,7 +450,7 @@ async fn run_connection(
                                 }
                                 if let Some((offset, wanted, deadline)) = client.wait.take() {
                                     let n = wait_acks(server, offset, wanted, deadline).await;
-                                    clock_uses = CLOCK_REUSE;
+                                    clock.invalidate();
                                     Reply::new(&mut out, client.resp3).int(n as i64);
                                 }
                                 break;
@@ -447,7 +470,7 @@ async fn run_connection(
                                 {
                                     return;
                                 }
-                                clock_uses = CLOCK_REUSE;
+                                clock.invalidate();
                                 break;
                             }
                             Flow::Paused => {
@@ -458,8 +481,8 @@ async fn run_connection(
                                     out.clear();
                                 }
                                 server.wait_unpaused().await;
-                                retried = true;
-                                clock_uses = CLOCK_REUSE;
+                                // The command runs again, later.
+                                clock.invalidate();
                                 if info.killed.load(Relaxed) {
                                     return;
                                 }

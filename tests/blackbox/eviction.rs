@@ -199,14 +199,7 @@ fn evictions_reach_the_replica_the_aof_and_subscribers() {
     ]);
     let port = primary.port.to_string();
     let replica = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
-    wait_for("replication link up", Duration::from_secs(15), || {
-        replica
-            .raw()
-            .cmd_str("INFO replication")
-            .text()
-            .contains("master_link_status:up")
-            .then_some(())
-    });
+    wait_link_up(&replica);
     let mut sub = primary.raw();
     assert_eq!(
         sub.cmd_str("SUBSCRIBE __keyevent@0__:evicted"),

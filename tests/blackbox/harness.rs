@@ -53,6 +53,18 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// Waits until `replica` reports its link to the primary up.
+pub fn wait_link_up(replica: &TestServer) {
+    wait_for("replication link up", Duration::from_secs(15), || {
+        replica
+            .raw()
+            .cmd_str("INFO replication")
+            .text()
+            .contains("master_link_status:up\r\n")
+            .then_some(())
+    });
+}
+
 /// A running `cinnabar` process.
 pub struct TestServer {
     child: Option<Child>,

@@ -14,12 +14,6 @@ fn info(c: &mut RawConn, field: &str) -> String {
         .to_string()
 }
 
-fn wait_link_up(replica: &TestServer) {
-    wait_for("replication link up", Duration::from_secs(15), || {
-        (info(&mut replica.raw(), "master_link_status") == "up").then_some(())
-    });
-}
-
 fn wait_same_offset(primary: &TestServer, replica: &TestServer) {
     wait_for("replica to catch up", Duration::from_secs(15), || {
         let p = info(&mut primary.raw(), "master_repl_offset");

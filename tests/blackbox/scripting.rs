@@ -501,14 +501,7 @@ fn scripts_reach_replicas_and_the_aof_as_effects() {
     let port = primary.port.to_string();
     let replica = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
     let mut p = primary.raw();
-    wait_for("replica link", Duration::from_secs(15), || {
-        replica
-            .raw()
-            .cmd_str("INFO replication")
-            .text()
-            .contains("master_link_status:up")
-            .then_some(())
-    });
+    wait_link_up(&replica);
     // Non-deterministic: which member SPOP takes. The replica must get the same result.
     p.cmd_str("SADD {x}pool a b c d e f g h");
     let Resp::Bulk(popped) = eval(

@@ -84,52 +84,36 @@ pub struct TableGuard<'a> {
 }
 
 impl SlotCell {
-    /// Takes the lock again if this thread holds it already.
+    /// Takes the lock: again at once if this thread holds it already, else through `take`,
+    /// which locks the raw mutex (or gives up and returns false).
     #[inline]
-    fn reenter(&self, me: u32) -> Option<SlotHold<'_>> {
-        if self.owner.load(Ordering::Relaxed) != me {
+    fn acquire(&self, take: impl FnOnce(&RawMutex) -> bool) -> Option<SlotHold<'_>> {
+        let me = thread_token();
+        if self.owner.load(Ordering::Relaxed) == me {
+            let depth = self.depth.get().checked_add(1).expect("slot lock depth");
+            self.depth.set(depth);
+        } else if take(&self.raw) {
+            self.owner.store(me, Ordering::Relaxed);
+            self.depth.set(1);
+        } else {
             return None;
         }
-        let depth = self.depth.get().checked_add(1).expect("slot lock depth");
-        self.depth.set(depth);
         Some(SlotHold { cell: self })
-    }
-
-    /// Records this thread as the owner of the raw lock it just took.
-    #[inline]
-    fn owned(&self, me: u32) -> SlotHold<'_> {
-        self.owner.store(me, Ordering::Relaxed);
-        self.depth.set(1);
-        SlotHold { cell: self }
     }
 
     /// Takes the slot's lock without borrowing the table.
     #[inline]
     pub fn hold(&self) -> SlotHold<'_> {
-        let me = thread_token();
-        if let Some(hold) = self.reenter(me) {
-            return hold;
-        }
-        self.raw.lock();
-        self.owned(me)
+        self.acquire(|raw| {
+            raw.lock();
+            true
+        })
+        .expect("a blocking lock always succeeds")
     }
 
     /// Like [`SlotCell::hold`], giving up after `timeout`.
     pub fn try_hold_for(&self, timeout: Duration) -> Option<SlotHold<'_>> {
-        let me = thread_token();
-        if let Some(hold) = self.reenter(me) {
-            return Some(hold);
-        }
-        self.raw.try_lock_for(timeout).then(|| self.owned(me))
-    }
-
-    /// Like [`SlotCell::hold`], but `None` instead of waiting.
-    fn try_hold(&self) -> Option<SlotHold<'_>> {
-        let me = thread_token();
-        if let Some(hold) = self.reenter(me) {
-            return Some(hold);
-        }
-        self.raw.try_lock().then(|| self.owned(me))
+        self.acquire(|raw| raw.try_lock_for(timeout))
     }
 
     /// Locks the slot and borrows its table.
@@ -149,7 +133,7 @@ impl SlotCell {
     /// Like [`SlotCell::lock`], but `None` instead of waiting when another thread holds the
     /// lock or this thread already borrows the table.
     pub fn try_lock(&self) -> Option<TableGuard<'_>> {
-        let hold = self.try_hold()?;
+        let hold = self.acquire(|raw| raw.try_lock())?;
         if self.borrowed.replace(true) {
             return None;
         }
@@ -199,6 +183,7 @@ impl Drop for TableGuard<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::{Expiry, KeyRef, Value};
     use std::sync::Arc;
 
     #[test]
@@ -236,15 +221,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..2000u32 {
                         let key = format!("k{t}-{i}");
-                        let key = super::super::KeyRef::new(key.as_bytes());
+                        let key = KeyRef::new(key.as_bytes());
                         let _hold = cell.hold();
-                        let mut table = cell.lock();
-                        table.set(
-                            &key,
-                            super::super::Value::Int(1),
-                            super::super::Expiry::None,
-                            0,
-                        );
+                        cell.lock().set(&key, Value::Int(1), Expiry::None, 0);
                     }
                 })
             })
