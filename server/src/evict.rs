@@ -249,10 +249,9 @@ fn sample_into_pool(
             continue;
         }
         let wanted = samples - looked;
+        let start = rng.gen_range(0..usize::MAX);
         let picked = t
-            .iter()
-            .skip(at)
-            .chain(t.iter().take(at))
+            .iter_from(start)
             .filter(|e| !volatile || e.expire_at().is_some())
             .take(wanted);
         for e in picked {

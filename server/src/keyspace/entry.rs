@@ -170,9 +170,15 @@ const LONG_KEY: u32 = 1 << 27;
 
 /// A key with its value and metadata, as stored in a slot table: one owning pointer to a
 /// packed blob (see the module docs).
+#[repr(transparent)]
 pub struct Entry {
+    /// The blob's address, with the key's hash tag in the top 16 bits (see [`Entry::tag`]).
     blob: NonNull<u8>,
 }
+
+/// The address bits of a tagged pointer: user-space addresses fit in 48 bits on the
+/// platforms this runs on (checked when an entry is made).
+const ADDR_MASK: usize = (1 << 48) - 1;
 
 // SAFETY: an entry exclusively owns its blob and the boxed value it may point to, both of
 // which are plain data (`Value` is Send + Sync).
@@ -261,7 +267,10 @@ impl Stored {
 
 impl Entry {
     /// Packs a new entry.
-    pub(crate) fn new(key: &[u8], value: Value, expire_at: u64, stamp: u32) -> Entry {
+    ///
+    /// `tag` is [`Entry::tag_of`] the key's table hash: the slot index compares it before
+    /// reading the entry.
+    pub(crate) fn new(key: &[u8], value: Value, expire_at: u64, stamp: u32, tag: u16) -> Entry {
         let stored = Stored::from_value(value);
         let mut header = (stamp & STAMP_MASK) | (stored.kind() << KIND_SHIFT);
         if expire_at != 0 {
@@ -301,22 +310,74 @@ impl Entry {
                 }
                 Stored::Boxed(b) => v.cast::<*mut Value>().write_unaligned(Box::into_raw(b)),
             }
+            assert!(
+                p.addr() & !ADDR_MASK == 0,
+                "allocation above the 48-bit address space"
+            );
             Entry {
-                blob: NonNull::new_unchecked(p),
+                blob: NonNull::new_unchecked(p.map_addr(|a| a | (tag as usize) << 48)),
             }
         }
+    }
+
+    /// The 16 bits of a table hash that an entry carries in its pointer.
+    #[inline]
+    pub(crate) fn tag_of(hash: u64) -> u16 {
+        (hash >> 48) as u16
+    }
+
+    /// The tag of the entry's key (see [`Entry::tag_of`]).
+    #[inline]
+    pub(crate) fn tag(&self) -> u16 {
+        Self::word_tag(self.blob.as_ptr())
+    }
+
+    /// The tag in a tagged pointer as [`Entry::into_raw`] returns it.
+    #[inline]
+    pub(crate) fn word_tag(word: *mut u8) -> u16 {
+        (word.addr() >> 48) as u16
+    }
+
+    /// The blob's address in a tagged pointer.
+    #[inline]
+    pub(crate) fn untagged(word: *mut u8) -> *const u8 {
+        word.map_addr(|a| a & ADDR_MASK).cast_const()
+    }
+
+    /// The tagged pointer, giving up ownership (see [`Entry::from_raw`]).
+    #[inline]
+    pub(crate) fn into_raw(self) -> *mut u8 {
+        std::mem::ManuallyDrop::new(self).blob.as_ptr()
+    }
+
+    /// Takes ownership back of a pointer from [`Entry::into_raw`].
+    ///
+    /// # Safety
+    /// `word` came from `into_raw` and is not owned by anything else.
+    #[inline]
+    pub(crate) unsafe fn from_raw(word: *mut u8) -> Entry {
+        Entry {
+            // SAFETY: `into_raw` returns non-null pointers (the caller's contract).
+            blob: unsafe { NonNull::new_unchecked(word) },
+        }
+    }
+
+    /// The blob's address.
+    #[inline]
+    fn ptr(&self) -> *mut u8 {
+        self.blob.as_ptr().map_addr(|a| a & ADDR_MASK)
     }
 
     #[inline]
     fn header(&self) -> u32 {
         // SAFETY: every blob starts with its 4-byte-aligned header.
-        unsafe { self.blob.as_ptr().cast::<u32>().read() }
+        unsafe { self.ptr().cast::<u32>().read() }
     }
 
     #[inline]
     fn shape(&self) -> Shape {
         let header = self.header();
-        let p = self.blob.as_ptr();
+        let p = self.ptr();
         // SAFETY: the key length follows the header in the width the header says; the
         // inline length byte sits where `Shape` puts it for inline values.
         unsafe {
@@ -345,14 +406,13 @@ impl Entry {
     pub fn key(&self) -> &[u8] {
         let s = self.shape();
         // SAFETY: `key_len` bytes of key start at `key_at`, inside the blob we own.
-        unsafe { std::slice::from_raw_parts(self.blob.as_ptr().add(s.key_at), s.key_len) }
+        unsafe { std::slice::from_raw_parts(self.ptr().add(s.key_at), s.key_len) }
     }
 
     fn boxed_ptr(&self, s: &Shape) -> *mut Value {
         // SAFETY: boxed entries keep the raw `Box<Value>` pointer at `value_at`.
         unsafe {
-            self.blob
-                .as_ptr()
+            self.ptr()
                 .add(s.value_at)
                 .cast::<*mut Value>()
                 .read_unaligned()
@@ -363,7 +423,7 @@ impl Entry {
     #[inline]
     pub fn value(&self) -> ValueRef<'_> {
         let s = self.shape();
-        let p = self.blob.as_ptr();
+        let p = self.ptr();
         match (s.header & KIND_MASK) >> KIND_SHIFT {
             // SAFETY: integer entries keep 8 bytes of i64 at `value_at`.
             KIND_INT => ValueRef::Int(unsafe { p.add(s.value_at).cast::<i64>().read_unaligned() }),
@@ -390,7 +450,13 @@ impl Entry {
 
     /// Replaces the value, keeping key, expiry and access stamp.
     pub fn set_value(&mut self, value: Value) {
-        let replacement = Entry::new(self.key(), value, self.expire_raw(), self.stamp());
+        let replacement = Entry::new(
+            self.key(),
+            value,
+            self.expire_raw(),
+            self.stamp(),
+            self.tag(),
+        );
         *self = replacement;
     }
 
@@ -415,8 +481,7 @@ impl Entry {
                 let v = *unsafe { Box::from_raw(raw) };
                 // SAFETY: the header is ours to rewrite.
                 unsafe {
-                    self.blob
-                        .as_ptr()
+                    self.ptr()
                         .cast::<u32>()
                         .write(s.header & !KIND_MASK | (KIND_INT << KIND_SHIFT))
                 };
@@ -441,8 +506,7 @@ impl Entry {
         let stamp = super::access::touched(header & STAMP_MASK, now_ms);
         // SAFETY: the header is ours to rewrite.
         unsafe {
-            self.blob
-                .as_ptr()
+            self.ptr()
                 .cast::<u32>()
                 .write(header & !STAMP_MASK | stamp)
         };
@@ -452,7 +516,7 @@ impl Entry {
     fn expiry_field(&self) -> *mut u64 {
         debug_assert!(self.header() & HAS_EXPIRY != 0);
         // SAFETY: entries with an expiry keep it at `expiry_at`, inside the blob.
-        unsafe { self.blob.as_ptr().add(self.shape().expiry_at).cast::<u64>() }
+        unsafe { self.ptr().add(self.shape().expiry_at).cast::<u64>() }
     }
 
     fn expire_raw(&self) -> u64 {
@@ -477,8 +541,9 @@ impl Entry {
         // The field appears or disappears: repack, moving the value across.
         let stamp = self.stamp();
         let key = self.key().to_vec();
-        let old = std::mem::replace(self, Entry::new(&key, Value::Int(0), 0, 0));
-        *self = Entry::new(&key, old.into_value(), at, stamp);
+        let tag = self.tag();
+        let old = std::mem::replace(self, Entry::new(&key, Value::Int(0), 0, 0, tag));
+        *self = Entry::new(&key, old.into_value(), at, stamp, tag);
     }
 
     /// Absolute expiry in Unix milliseconds, if any.
@@ -518,7 +583,7 @@ impl Drop for Entry {
             drop(unsafe { Box::from_raw(self.boxed_ptr(&s)) });
         }
         // SAFETY: the blob was allocated in `new` with this same layout.
-        unsafe { dealloc(self.blob.as_ptr(), s.layout()) };
+        unsafe { dealloc(self.ptr(), s.layout()) };
     }
 }
 
@@ -551,7 +616,7 @@ mod tests {
         for key in [&b"k"[..], &long_key[..]] {
             for expire in [0, 1_700_000_000_000] {
                 for v in &values {
-                    let mut e = Entry::new(key, v.clone(), expire, 0x123456);
+                    let mut e = Entry::new(key, v.clone(), expire, 0x123456, 0xBEEF);
                     assert_eq!(e.key(), key);
                     assert_eq!(e.value().to_owned_value(), *v);
                     assert_eq!(e.expire_at(), (expire != 0).then_some(expire));
@@ -566,6 +631,7 @@ mod tests {
                     assert_eq!(e.take_string(), Some(long_str.clone()));
                     assert_eq!(e.stamp(), 0x123456);
                     e.set_value(v.clone());
+                    assert_eq!(e.tag(), 0xBEEF, "the tag survives every repack");
                     assert_eq!(e.into_value(), *v);
                 }
             }
@@ -574,7 +640,7 @@ mod tests {
 
     #[test]
     fn a_small_string_costs_one_small_allocation() {
-        let e = Entry::new(b"key:123456", Value::Str(vec![b'x'; 10]), 0, 0);
+        let e = Entry::new(b"key:123456", Value::Str(vec![b'x'; 10]), 0, 0, 0);
         assert!(e.packed_size() <= 32, "{}", e.packed_size());
         assert_eq!(std::mem::size_of::<Entry>(), 8);
     }

@@ -10,6 +10,7 @@ pub mod access;
 mod cell;
 mod entry;
 mod expire;
+mod index;
 pub mod sketch;
 mod table;
 
@@ -109,6 +110,24 @@ impl Keyspace {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = cell;
+    }
+
+    /// Second step of a batch's prefetch, once the cell has arrived: starts loading the
+    /// index line where `hash`'s probe in `slot` begins. Skipped when the slot is busy.
+    #[inline]
+    pub fn prefetch_home(&self, slot: u16, hash: u64) {
+        if let Some(t) = self.slots[slot as usize & (SLOT_COUNT - 1)].try_lock() {
+            t.prefetch_home(hash);
+        }
+    }
+
+    /// Third step, once the index line has arrived: starts loading the entry `hash` most
+    /// likely names. Skipped when the slot is busy.
+    #[inline]
+    pub fn prefetch_entry(&self, slot: u16, hash: u64) {
+        if let Some(t) = self.slots[slot as usize & (SLOT_COUNT - 1)].try_lock() {
+            t.prefetch_entry(hash);
+        }
     }
 
     /// Locks one slot's table unless it is busy (see [`SlotCell::try_lock`]); for

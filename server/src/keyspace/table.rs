@@ -4,9 +4,8 @@
 //! and reported as missing. The table keeps the count of keys with an expiry so that INFO and
 //! the active expiry cycle need not walk it.
 
-use hashbrown::hash_table::{Entry as TableEntry, HashTable};
-
 use super::entry::{Entry, Value};
+use super::index::EntryIndex;
 use super::KeyRef;
 
 /// How a write treats the key's existing expiry.
@@ -23,7 +22,7 @@ pub enum Expiry {
 /// The keys of one hash slot.
 #[derive(Default)]
 pub struct SlotTable {
-    table: HashTable<Entry>,
+    table: EntryIndex,
     /// Keys with an expiry (u32 keeps the slot's cell within one cache line; a slot cannot
     /// hold four billion keys in any memory this server runs in).
     expires: u32,
@@ -45,7 +44,7 @@ impl SlotTable {
 
     /// Whether the slot holds no keys.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.table.len() == 0
     }
 
     /// Number of keys with an expiry.
@@ -60,22 +59,22 @@ impl SlotTable {
 
     fn find_live(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
         super::sketch::record(key.hash);
-        match self.table.find_entry(key.hash, eq(key.key)) {
-            Err(_) => None,
-            Ok(occ) => {
-                if occ.get().is_expired(now_ms) {
-                    occ.remove();
-                    self.expires -= 1;
-                    self.expired_total += 1;
-                    self.version += 1;
-                    None
-                } else {
-                    let e = occ.into_mut();
-                    e.touch(now_ms);
-                    Some(e)
-                }
-            }
+        let i = self.table.find(key.hash, eq(key.key))?;
+        if self.table.at(i).is_expired(now_ms) {
+            self.remove_expired_at(i);
+            return None;
         }
+        let e = self.table.at_mut(i);
+        e.touch(now_ms);
+        Some(e)
+    }
+
+    /// Drops the expired entry at position `i` of the index.
+    fn remove_expired_at(&mut self, i: usize) {
+        drop(self.table.remove_at(i));
+        self.expires -= 1;
+        self.expired_total += 1;
+        self.version += 1;
     }
 
     /// The live entry for `key`, for reading; touches its access time and removes it if it
@@ -94,20 +93,12 @@ impl SlotTable {
     /// Like [`SlotTable::get`] without touching the access time (`OBJECT`, `TTL`-style reads
     /// keep it too in Redis, but introspection must not).
     pub fn peek(&mut self, key: &KeyRef, now_ms: u64) -> Option<&Entry> {
-        match self.table.find_entry(key.hash, eq(key.key)) {
-            Err(_) => None,
-            Ok(occ) => {
-                if occ.get().is_expired(now_ms) {
-                    occ.remove();
-                    self.expires -= 1;
-                    self.expired_total += 1;
-                    self.version += 1;
-                    None
-                } else {
-                    Some(occ.into_mut())
-                }
-            }
+        let i = self.table.find(key.hash, eq(key.key))?;
+        if self.table.at(i).is_expired(now_ms) {
+            self.remove_expired_at(i);
+            return None;
         }
+        Some(self.table.at(i))
     }
 
     /// Whether the key exists (and is not expired).
@@ -120,12 +111,10 @@ impl SlotTable {
     pub fn set(&mut self, key: &KeyRef, value: Value, expiry: Expiry, now_ms: u64) -> bool {
         self.version += 1;
         super::sketch::record(key.hash);
-        match self
-            .table
-            .entry(key.hash, eq(key.key), |e| super::hash_key(e.key()))
-        {
-            TableEntry::Occupied(mut occ) => {
-                let e = occ.get_mut();
+        let tag = Entry::tag_of(key.hash);
+        match self.table.find_or_vacant(key.hash, eq(key.key)) {
+            Ok(i) => {
+                let e = self.table.at_mut(i);
                 let was_live = !e.is_expired(now_ms);
                 let old_expire = e.expire_at().unwrap_or(0);
                 let new_expire = match expiry {
@@ -148,10 +137,10 @@ impl SlotTable {
                 } else {
                     super::access::fresh(now_ms)
                 };
-                *e = Entry::new(key.key, value, new_expire, stamp);
+                *e = Entry::new(key.key, value, new_expire, stamp, tag);
                 was_live
             }
-            TableEntry::Vacant(vac) => {
+            Err(i) => {
                 let expire_at = match expiry {
                     Expiry::At(at) => at,
                     _ => 0,
@@ -159,12 +148,9 @@ impl SlotTable {
                 if expire_at != 0 {
                     self.expires += 1;
                 }
-                vac.insert(Entry::new(
-                    key.key,
-                    value,
-                    expire_at,
-                    super::access::fresh(now_ms),
-                ));
+                let fresh = super::access::fresh(now_ms);
+                let entry = Entry::new(key.key, value, expire_at, fresh, tag);
+                self.table.insert_at(i, entry);
                 false
             }
         }
@@ -172,10 +158,10 @@ impl SlotTable {
 
     /// Removes `key`; returns its entry if it was live.
     pub fn remove(&mut self, key: &KeyRef, now_ms: u64) -> Option<Entry> {
-        let occ = self.table.find_entry(key.hash, eq(key.key)).ok()?;
-        let (entry, _) = occ.remove();
+        let i = self.table.find(key.hash, eq(key.key))?;
+        let entry = self.table.remove_at(i);
         self.version += 1;
-        self.maybe_shrink();
+        self.table.maybe_shrink();
         if entry.expire_at().is_some() {
             self.expires -= 1;
         }
@@ -203,20 +189,9 @@ impl SlotTable {
         true
     }
 
-    /// Gives memory back when the table is mostly empty (after deletions or evictions):
-    /// tables never shrink on their own, and under eviction the freed entries must become
-    /// free memory.
-    fn maybe_shrink(&mut self) {
-        let cap = self.table.capacity();
-        if cap >= 16 && self.table.len() * 4 < cap {
-            let len = self.table.len();
-            self.table.shrink_to(len * 2, |e| super::hash_key(e.key()));
-        }
-    }
-
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.table = HashTable::new();
+        self.table.clear();
         self.expires = 0;
         self.version += 1;
     }
@@ -231,20 +206,34 @@ impl SlotTable {
         if self.expires == 0 {
             return 0;
         }
-        let before = self.table.len();
-        self.table.retain(|e| !e.is_expired(now_ms));
-        let removed = before - self.table.len();
+        let removed = self.table.retain(|e| !e.is_expired(now_ms));
         if removed > 0 {
             self.version += 1;
-            self.maybe_shrink();
+            self.table.maybe_shrink();
         }
         self.expires -= removed as u32;
         self.expired_total += removed as u64;
         removed
     }
 
-    /// The n-th entry in iteration order (for random picks).
-    pub fn nth(&self, n: usize) -> Option<&Entry> {
-        self.table.iter().nth(n)
+    /// All entries, expired ones included, from a position given by `start` (any number;
+    /// it wraps) around the table once: a random start gives a random sample without
+    /// walking the table.
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &Entry> {
+        self.table.iter_from(start)
+    }
+
+    /// Starts loading, for a batch's later lookup of `hash`, the index line its probe
+    /// begins at (see [`SlotTable::prefetch_entry`] for the second step).
+    #[inline]
+    pub fn prefetch_home(&self, hash: u64) {
+        self.table.prefetch_home(hash);
+    }
+
+    /// Starts loading the entry `hash` most likely names (reads the index line that
+    /// [`SlotTable::prefetch_home`] asked for).
+    #[inline]
+    pub fn prefetch_entry(&self, hash: u64) {
+        self.table.prefetch_entry(hash);
     }
 }
