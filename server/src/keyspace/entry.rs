@@ -505,11 +505,7 @@ impl Entry {
         let header = self.header();
         let stamp = super::access::touched(header & STAMP_MASK, now_ms);
         // SAFETY: the header is ours to rewrite.
-        unsafe {
-            self.ptr()
-                .cast::<u32>()
-                .write(header & !STAMP_MASK | stamp)
-        };
+        unsafe { self.ptr().cast::<u32>().write(header & !STAMP_MASK | stamp) };
     }
 
     /// Where the expiry field lives; only for entries that have one.

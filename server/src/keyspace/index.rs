@@ -341,10 +341,7 @@ mod tests {
         for k in &keys {
             let i = find(&ix, k).expect("present");
             assert_eq!(ix.at(i).key(), &k[..]);
-            assert_eq!(
-                ix.find_or_vacant(hash_key(k), |e| e.key() == &k[..]),
-                Ok(i)
-            );
+            assert_eq!(ix.find_or_vacant(hash_key(k), |e| e.key() == &k[..]), Ok(i));
         }
         assert!(find(&ix, b"absent").is_none());
         for k in keys.iter().step_by(2) {
