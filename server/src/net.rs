@@ -258,7 +258,8 @@ async fn wait_blocked(
 /// after the name, where nearly every command has its key), so that the batch's cache
 /// misses overlap instead of coming one after the other: first every key's slot cell, then
 /// (the cells having arrived meanwhile) the index line of each slot table where the key's
-/// probe begins, then the entry that line points to. A wrong guess (a command without a key
+/// probe begins, found through the cell's hint without taking the lock, then (under a
+/// try-lock) the entry that line points to. A wrong guess (a command without a key
 /// there) costs a few useless prefetches.
 fn prefetch_batch(server: &Server, scout: &mut Decoder, buf: &[u8], limits: &Limits) {
     const MAX_AHEAD: usize = 64;
@@ -280,11 +281,16 @@ fn prefetch_batch(server: &Server, scout: &mut Decoder, buf: &[u8], limits: &Lim
             Decoded::Incomplete | Decoded::Error(_) => break,
         }
     }
-    let keys = &keys[..found];
-    for &(slot, hash) in keys {
-        server.keyspace.prefetch_home(slot, hash);
+    // Only the keys whose slot holds something go on to the third step.
+    let mut filled = 0;
+    for i in 0..found {
+        let (slot, hash) = keys[i];
+        if server.keyspace.prefetch_home(slot, hash) {
+            keys[filled] = (slot, hash);
+            filled += 1;
+        }
     }
-    for &(slot, hash) in keys {
+    for &(slot, hash) in &keys[..filled] {
         server.keyspace.prefetch_entry(slot, hash);
     }
     // Leave the scout clean for the next batch if it stopped inside a frame.

@@ -12,7 +12,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::lock_api::{RawMutex as _, RawMutexTimed as _};
@@ -34,6 +34,9 @@ pub struct SlotCell {
     depth: Cell<u16>,
     raw: RawMutex,
     borrowed: Cell<bool>,
+    /// A copy of the table's [`SlotTable::index_hint`], refreshed when a table guard is
+    /// dropped: what a batch's prefetch reads without taking the lock.
+    index_hint: AtomicUsize,
 }
 
 const _: () = assert!(std::mem::size_of::<SlotCell>() == 64);
@@ -46,6 +49,7 @@ impl Default for SlotCell {
             depth: Cell::new(0),
             raw: RawMutex::INIT,
             borrowed: Cell::new(false),
+            index_hint: AtomicUsize::new(0),
         }
     }
 }
@@ -143,6 +147,14 @@ impl SlotCell {
         TableGuard { hold }
     }
 
+    /// Where the table's index array was when the lock was last released (see
+    /// [`SlotTable::index_hint`]; 0: the table was empty). Read without the lock, so it may
+    /// be stale: only for prefetching.
+    #[inline]
+    pub fn index_hint(&self) -> usize {
+        self.index_hint.load(Ordering::Relaxed)
+    }
+
     /// Like [`SlotCell::lock`], but `None` instead of waiting when another thread holds the
     /// lock or this thread already borrows the table.
     pub fn try_lock(&self) -> Option<TableGuard<'_>> {
@@ -189,7 +201,10 @@ impl Drop for TableGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         // Runs before the `hold` field is dropped, so still under the lock.
-        self.hold.cell.borrowed.set(false);
+        let cell = self.hold.cell;
+        cell.index_hint
+            .store((**self).index_hint(), Ordering::Relaxed);
+        cell.borrowed.set(false);
     }
 }
 

@@ -5,7 +5,7 @@
 //! [`Entry::tag`]). A lookup starts at the word the hash's low bits pick and walks forward
 //! (linear probing), comparing tags before touching an entry. So a lookup costs two cache
 //! misses, the index line and the entry (a table with separate control bytes and buckets
-//! costs three), and a pipelined batch can start both early: [`EntryIndex::prefetch_home`],
+//! costs three), and a pipelined batch can start both early: [`prefetch_home`],
 //! then [`EntryIndex::prefetch_entry`] once that line has arrived.
 //!
 //! The index holds at most 4/5 of its words in use (entries plus tombstones), so a probe
@@ -273,16 +273,20 @@ impl EntryIndex {
         removed
     }
 
-    /// Starts loading the index line where `hash`'s probe begins (a hint; nothing read).
+    /// Where the array is and how long, for prefetching without the slot's lock (see
+    /// [`prefetch_home`]): the array's address with log2 of its length in the top 16 bits,
+    /// or 0 when the index holds nothing.
     #[inline]
-    pub(crate) fn prefetch_home(&self, hash: u64) {
-        if !self.words.is_empty() {
-            prefetch(ptr::from_ref(&self.words[hash as usize & self.mask()]).cast());
+    pub(crate) fn hint(&self) -> usize {
+        if self.len == 0 {
+            return 0;
         }
+        let bits = self.words.len().trailing_zeros() as usize;
+        self.words.as_ptr().addr() | bits << 48
     }
 
     /// Starts loading the entry that `hash`'s tag points to first along its probe (reads
-    /// the index line, so call it after [`EntryIndex::prefetch_home`] had time to land).
+    /// the index line, so call it after [`prefetch_home`] had time to land).
     #[inline]
     pub(crate) fn prefetch_entry(&self, hash: u64) {
         if self.len == 0 {
@@ -304,6 +308,18 @@ impl EntryIndex {
             i = (i + 1) & mask;
         }
     }
+}
+
+/// Starts loading the index line where `hash`'s probe begins, in the array `hint`
+/// ([`EntryIndex::hint`], non-zero) described when it was read. A hint may be stale: the
+/// address is only prefetched, never read.
+#[inline]
+pub(crate) fn prefetch_home(hint: usize, hash: u64) {
+    let mask = (1usize << (hint >> 48)) - 1;
+    let words = hint & ((1 << 48) - 1);
+    prefetch(ptr::without_provenance::<u8>(
+        words + (hash as usize & mask) * std::mem::size_of::<Word>(),
+    ));
 }
 
 impl Drop for EntryIndex {

@@ -113,12 +113,15 @@ impl Keyspace {
     }
 
     /// Second step of a batch's prefetch, once the cell has arrived: starts loading the
-    /// index line where `hash`'s probe in `slot` begins. Skipped when the slot is busy.
+    /// index line where `hash`'s probe in `slot` begins, from the cell's hint (no lock).
+    /// Returns false when the slot held no keys, so that the third step can be skipped.
     #[inline]
-    pub fn prefetch_home(&self, slot: u16, hash: u64) {
-        if let Some(t) = self.slots[slot as usize & (SLOT_COUNT - 1)].try_lock() {
-            t.prefetch_home(hash);
+    pub fn prefetch_home(&self, slot: u16, hash: u64) -> bool {
+        let hint = self.slots[slot as usize & (SLOT_COUNT - 1)].index_hint();
+        if hint != 0 {
+            index::prefetch_home(hint, hash);
         }
+        hint != 0
     }
 
     /// Third step, once the index line has arrived: starts loading the entry `hash` most

@@ -223,15 +223,15 @@ impl SlotTable {
         self.table.iter_from(start)
     }
 
-    /// Starts loading, for a batch's later lookup of `hash`, the index line its probe
-    /// begins at (see [`SlotTable::prefetch_entry`] for the second step).
+    /// Where the index array is, for prefetching without the lock (0: no keys; see
+    /// [`super::SlotCell`]'s copy of it).
     #[inline]
-    pub fn prefetch_home(&self, hash: u64) {
-        self.table.prefetch_home(hash);
+    pub(crate) fn index_hint(&self) -> usize {
+        self.table.hint()
     }
 
-    /// Starts loading the entry `hash` most likely names (reads the index line that
-    /// [`SlotTable::prefetch_home`] asked for).
+    /// Starts loading the entry `hash` most likely names (reads the index line, which a
+    /// batch prefetched through the cell's index hint first).
     #[inline]
     pub fn prefetch_entry(&self, hash: u64) {
         self.table.prefetch_entry(hash);
