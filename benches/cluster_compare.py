@@ -26,18 +26,16 @@ def bench(port, pipeline, n):
             if "requests per second" in l}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-n", type=int, default=1_000_000)
-    args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+def compare_clusters(n):
+    """Both 3+3 clusters, one after the other: SET and GET requests per second at -P 1
+    (n / 5 requests) and -P 16 (n), printed as ratios and returned by server name."""
     binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
     results = {}
     for name, binary in binaries.items():
         workdir = tempfile.mkdtemp(prefix="cluster-bench-")
         ports, procs = run_cluster(binary, 5000, workdir)
         try:
-            results[name] = {p: bench(ports[0], p, args.n if p == 16 else args.n // 5) for p in (1, 16)}
+            results[name] = {p: bench(ports[0], p, n if p == 16 else n // 5) for p in (1, 16)}
         finally:
             for proc in procs:
                 proc.kill()
@@ -46,7 +44,16 @@ def main():
     for p in (1, 16):
         for t in ("SET", "GET"):
             r, c = results["redis-server"][p].get(t, 0), results["cinnabar"][p].get(t, 0)
-            print(f"cluster {t} -P {p}: redis {r:.0f}/s cinnabar {c:.0f}/s = {c / r if r else 0:.2f}x")
+            print(f"cluster {t} -P {p}: redis {r:.0f}/s cinnabar {c:.0f}/s = {c / r if r else 0:.2f}x", flush=True)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=1_000_000)
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    compare_clusters(args.n)
 
 
 if __name__ == "__main__":

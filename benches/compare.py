@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: cinnabar against redis-server on this machine, in one run.
 
-    python3 benches/compare.py            # full run (about 10 minutes)
+    python3 benches/compare.py            # full run (about 11 minutes)
     python3 benches/compare.py --quick    # fewer workloads and rounds (about 2 minutes)
     python3 benches/compare.py --scripting  # EVAL / EVALSHA workloads only
 
@@ -11,7 +11,10 @@ each, alternating A B A B for several rounds, taking medians. For every run it r
 server's CPU time from /proc/<pid>/stat and reports CPU microseconds per request, plus p50
 and p99 latency from redis-benchmark's CSV output. It also measures RSS per key after
 loading 1M keys (10-byte and 100-byte values). Read workloads first get the data their
-write counterpart creates (SET before GET, LPUSH before LPOP and LRANGE), untimed. Results go to results/compare-<time>.json and
+write counterpart creates (SET before GET, LPUSH before LPOP and LRANGE), untimed. A full
+run then measures SET throughput with the AOF on (appendfsync always and everysec, as
+benches/persistence_compare.py) and the cluster case (3+3 of each, redis-benchmark
+--cluster, as benches/cluster_compare.py); --no-extras skips those two. Results go to results/compare-<time>.json and
 a PNG chart (when matplotlib is installed); the ratio table is printed (cinnabar/redis).
 """
 import argparse
@@ -28,6 +31,9 @@ import tempfile
 import time
 
 from benchlib import ROOT, cli, cpu_seconds, free_port, rss_bytes
+
+import cluster_compare  # noqa: E402
+import persistence_compare  # noqa: E402
 
 
 class Server:
@@ -126,6 +132,8 @@ def main():
     ap.add_argument("--cores", default=None, help="pin both servers to these cores (taskset list)")
     ap.add_argument("--memory-only", action="store_true", help="only the RSS-per-key measurement")
     ap.add_argument("--scripting", action="store_true", help="only the EVAL / EVALSHA workloads")
+    ap.add_argument("--no-extras", action="store_true",
+                    help="skip the AOF (always / everysec) and 3+3 cluster steps of a full run")
     args = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
@@ -183,6 +191,10 @@ def main():
         redis.stop()
         cinnabar.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    if not (args.quick or args.memory_only or args.scripting or args.no_extras):
+        # The persistence and cluster cases, each in its own fresh servers.
+        results["aof"] = persistence_compare.aof_throughput()
+        results["cluster"] = cluster_compare.compare_clusters(1_000_000)
     os.makedirs(os.path.join(ROOT, "results"), exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = os.path.join(ROOT, "results", f"compare-{stamp}.json")

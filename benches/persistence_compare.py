@@ -81,6 +81,30 @@ def set_throughput(server):
     return float(dict(zip(rows[0], rows[1]))["rps"])
 
 
+def server_binaries():
+    """The two servers compared: redis-server from PATH and the release build."""
+    return {"redis": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
+
+
+def aof_throughput():
+    """SET requests per second with the AOF on, appendfsync always and everysec, for both
+    servers; printed as ratios and returned as {policy: {server: rps}}."""
+    binaries = server_binaries()
+    results = {}
+    for policy in ("always", "everysec"):
+        results[policy] = {}
+        for name in ("redis", "cinnabar"):
+            s = Server(name, binaries[name], ["--appendonly", "yes", "--appendfsync", policy])
+            try:
+                s.start()
+                results[policy][name] = set_throughput(s)
+            finally:
+                s.stop()
+        r, c = results[policy]["redis"], results[policy]["cinnabar"]
+        print(f"SET appendfsync {policy:8s} rps {r:>9.0f} / {c:>9.0f} = {c / r:.2f}x", flush=True)
+    return results
+
+
 def wait_idle(server, field):
     while True:
         info = cli(server.port, "info", "persistence")
@@ -131,18 +155,9 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is needed: apt-get install -y redis-server redis-tools")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binaries = {"redis": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
+    aof_throughput()
+    binaries = server_binaries()
     results = {}
-    for policy in ("always", "everysec"):
-        for name in ("redis", "cinnabar"):
-            s = Server(name, binaries[name], ["--appendonly", "yes", "--appendfsync", policy])
-            try:
-                s.start()
-                results[(policy, name)] = set_throughput(s)
-            finally:
-                s.stop()
-        r, c = results[(policy, "redis")], results[(policy, "cinnabar")]
-        print(f"SET appendfsync {policy:8s} rps {r:>9.0f} / {c:>9.0f} = {c / r:.2f}x", flush=True)
     n = args.keys
     for name in ("redis", "cinnabar"):
         s = Server(name, binaries[name], ["--appendonly", "yes", "--appendfsync", "everysec"])
