@@ -4,14 +4,14 @@
 //!
 //! ```text
 //! [header: u32][key length: u8 | u32][expiry: u64, if any][value length: u8, if inline]
-//! [key bytes][value: i64 | inline bytes | pointer to a boxed Value]
+//! [key bytes][value: i64 | inline bytes | pointer + length of the bytes | pointer to a boxed Value]
 //! ```
 //!
 //! The header packs the 24-bit access stamp (see [`super::access`]) with the value's kind and
 //! flags. Integers and strings up to [`INLINE_MAX`] bytes live inside the blob, so a small
-//! key costs one allocation of `6 + key + value` bytes plus the table's pointer; longer
-//! strings and the aggregate types sit behind one more pointer (`Box<Value>`), where they
-//! can grow in place. Multi-byte fields are read and written unaligned.
+//! key costs one allocation of `6 + key + value` bytes plus the table's pointer; a longer
+//! string is one more allocation holding just its bytes, and the aggregate types sit behind
+//! one more pointer (`Box<Value>`), where they can grow in place. Multi-byte fields are read and written unaligned.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
@@ -165,6 +165,7 @@ const KIND_MASK: u32 = 0b11 << KIND_SHIFT;
 const KIND_INT: u32 = 0;
 const KIND_INLINE: u32 = 1;
 const KIND_BOXED: u32 = 2;
+const KIND_LONG: u32 = 3;
 const HAS_EXPIRY: u32 = 1 << 26;
 const LONG_KEY: u32 = 1 << 27;
 
@@ -214,6 +215,7 @@ impl Shape {
         let value_at = key_at + key_len;
         let value_size = match kind {
             KIND_INLINE => inline_len,
+            KIND_LONG => 16,
             _ => 8,
         };
         Shape {
@@ -237,6 +239,7 @@ impl Shape {
 enum Stored {
     Int(i64),
     Inline(Vec<u8>),
+    Long(Box<[u8]>),
     Boxed(Box<Value>),
 }
 
@@ -245,6 +248,7 @@ impl Stored {
         match value {
             Value::Int(n) => Stored::Int(n),
             Value::Str(s) if s.len() <= INLINE_MAX => Stored::Inline(s),
+            Value::Str(s) => Stored::Long(s.into_boxed_slice()),
             other => Stored::Boxed(Box::new(other)),
         }
     }
@@ -253,6 +257,7 @@ impl Stored {
         match self {
             Stored::Int(_) => KIND_INT,
             Stored::Inline(_) => KIND_INLINE,
+            Stored::Long(_) => KIND_LONG,
             Stored::Boxed(_) => KIND_BOXED,
         }
     }
@@ -307,6 +312,12 @@ impl Entry {
                 Stored::Inline(s) => {
                     p.add(shape.value_len_at).write(s.len() as u8);
                     std::ptr::copy_nonoverlapping(s.as_ptr(), v, s.len());
+                }
+                Stored::Long(b) => {
+                    let len = b.len();
+                    v.cast::<*mut u8>()
+                        .write_unaligned(Box::into_raw(b).cast::<u8>());
+                    v.add(8).cast::<usize>().write_unaligned(len);
                 }
                 Stored::Boxed(b) => v.cast::<*mut Value>().write_unaligned(Box::into_raw(b)),
             }
@@ -419,6 +430,38 @@ impl Entry {
         }
     }
 
+    /// Where a long string's bytes are and how many (`KIND_LONG` entries only).
+    fn long_parts(&self, s: &Shape) -> (*mut u8, usize) {
+        debug_assert_eq!((s.header & KIND_MASK) >> KIND_SHIFT, KIND_LONG);
+        // SAFETY: long-string entries keep the bytes' pointer and length at `value_at`.
+        unsafe {
+            let v = self.ptr().add(s.value_at);
+            (
+                v.cast::<*mut u8>().read_unaligned(),
+                v.add(8).cast::<usize>().read_unaligned(),
+            )
+        }
+    }
+
+    /// Takes a long string's bytes out, leaving an empty string in their place (dropping an
+    /// empty boxed slice frees nothing).
+    fn take_long(&mut self, s: &Shape) -> Vec<u8> {
+        let (p, len) = self.long_parts(s);
+        // SAFETY: the pointer and length came from `Box::into_raw` of a boxed slice owned by
+        // this entry (borrowed mutably); the field is overwritten right after, so the box is
+        // released only once.
+        let bytes = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, len)) };
+        // SAFETY: the field lies inside the blob; a dangling pointer with length 0 is a
+        // valid empty boxed slice.
+        unsafe {
+            let v = self.ptr().add(s.value_at);
+            v.cast::<*mut u8>()
+                .write_unaligned(NonNull::<u8>::dangling().as_ptr());
+            v.add(8).cast::<usize>().write_unaligned(0);
+        }
+        bytes.into_vec()
+    }
+
     /// The value.
     #[inline]
     pub fn value(&self) -> ValueRef<'_> {
@@ -431,13 +474,18 @@ impl Entry {
                 // SAFETY: inline strings occupy the blob from `value_at` to its end.
                 unsafe { std::slice::from_raw_parts(p.add(s.value_at), s.size - s.value_at) },
             ),
+            KIND_LONG => {
+                let (bytes, len) = self.long_parts(&s);
+                // SAFETY: the entry owns these bytes for as long as this borrow lasts.
+                ValueRef::Str(unsafe { std::slice::from_raw_parts(bytes, len) })
+            }
             // SAFETY: the box lives as long as the entry, which this borrow keeps alive.
             _ => unsafe { &*self.boxed_ptr(&s) }.as_ref(),
         }
     }
 
-    /// The value for changing in place, when it lives in its own allocation (aggregates
-    /// and long strings); `None` for integers and short strings, which are replaced with
+    /// The value for changing in place, for the aggregate types (which live in their own
+    /// allocation); `None` for strings and integers, which are replaced with
     /// [`Entry::set_value`].
     pub fn value_mut(&mut self) -> Option<&mut Value> {
         if self.kind() != KIND_BOXED {
@@ -463,6 +511,10 @@ impl Entry {
     /// Takes the string bytes out (copied when stored inline) for a read-modify-write such
     /// as APPEND; `None` for non-string values.
     pub fn take_string(&mut self) -> Option<Vec<u8>> {
+        if self.kind() == KIND_LONG {
+            let s = self.shape();
+            return Some(self.take_long(&s));
+        }
         if let Some(Value::Str(s)) = self.value_mut() {
             return Some(std::mem::take(s));
         }
@@ -471,7 +523,7 @@ impl Entry {
     }
 
     /// Consumes the entry, returning its value.
-    pub fn into_value(self) -> Value {
+    pub fn into_value(mut self) -> Value {
         let s = self.shape();
         let value = match (s.header & KIND_MASK) >> KIND_SHIFT {
             KIND_BOXED => {
@@ -487,6 +539,7 @@ impl Entry {
                 };
                 v
             }
+            KIND_LONG => Value::Str(self.take_long(&s)),
             _ => self.value().to_owned_value(),
         };
         drop(self);
@@ -574,9 +627,11 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         let s = self.shape();
-        if (s.header & KIND_MASK) >> KIND_SHIFT == KIND_BOXED {
+        match (s.header & KIND_MASK) >> KIND_SHIFT {
             // SAFETY: the box was created by `Box::into_raw` in `new` and not released.
-            drop(unsafe { Box::from_raw(self.boxed_ptr(&s)) });
+            KIND_BOXED => drop(unsafe { Box::from_raw(self.boxed_ptr(&s)) }),
+            KIND_LONG => drop(self.take_long(&s)),
+            _ => {}
         }
         // SAFETY: the blob was allocated in `new` with this same layout.
         unsafe { dealloc(self.ptr(), s.layout()) };
@@ -596,6 +651,20 @@ impl std::fmt::Debug for Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_string_is_its_bytes_behind_one_pointer() {
+        let long = vec![b'z'; 4000];
+        let mut e = Entry::new(b"k", Value::Str(long.clone()), 0, 0, 1);
+        // Header, key length, key, then pointer + length: no boxed Value in between.
+        assert_eq!(e.packed_size(), 4 + 1 + 1 + 16);
+        assert_eq!(e.value().heap_size(), 4000);
+        assert_eq!(e.take_string(), Some(long.clone()));
+        assert!(matches!(e.value(), ValueRef::Str(b"")));
+        drop(e);
+        let e = Entry::new(b"k", Value::Str(long.clone()), 7, 0, 1);
+        assert_eq!(e.into_value(), Value::Str(long));
+    }
 
     #[test]
     fn packs_and_reads_back_every_kind() {
