@@ -270,9 +270,9 @@ fn prefetch_batch(server: &Server, scout: &mut Decoder, buf: &[u8], limits: &Lim
         match scout.decode(&buf[pos..], limits) {
             Decoded::Command(n) => {
                 if let Some(key) = scout.args(&buf[pos..]).get(1) {
-                    let slot = cluster::key_hash_slot(key);
-                    server.keyspace.prefetch(slot);
-                    keys[found] = (slot, crate::keyspace::hash_key(key));
+                    let k = crate::keyspace::KeyRef::new(key);
+                    server.keyspace.prefetch(k.slot);
+                    keys[found] = (k.slot, k.hash);
                     found += 1;
                 }
                 pos += n;

@@ -11,7 +11,8 @@
 //! flags. Integers and strings up to [`INLINE_MAX`] bytes live inside the blob, so a small
 //! key costs one allocation of `6 + key + value` bytes plus the table's pointer; a longer
 //! string is one more allocation holding just its bytes, and the aggregate types sit behind
-//! one more pointer (`Box<Value>`), where they can grow in place. Multi-byte fields are read and written unaligned.
+//! one more pointer (`Box<Value>`), where they can grow in place. Multi-byte fields are read
+//! and written unaligned.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
@@ -177,9 +178,13 @@ pub struct Entry {
     blob: NonNull<u8>,
 }
 
-/// The address bits of a tagged pointer: user-space addresses fit in 48 bits on the
-/// platforms this runs on (checked when an entry is made).
-const ADDR_MASK: usize = (1 << 48) - 1;
+/// Address bits of a pointer: user-space addresses fit in 48 bits on the platforms this runs
+/// on (checked when an entry is made), so the 16 above carry other data (an entry's hash tag
+/// here, an index's size in [`super::index`]'s hint).
+pub(super) const ADDR_BITS: u32 = 48;
+
+/// The address part of a tagged pointer.
+pub(super) const ADDR_MASK: usize = (1 << ADDR_BITS) - 1;
 
 // SAFETY: an entry exclusively owns its blob and the boxed value it may point to, both of
 // which are plain data (`Value` is Send + Sync).
@@ -326,7 +331,7 @@ impl Entry {
                 "allocation above the 48-bit address space"
             );
             Entry {
-                blob: NonNull::new_unchecked(p.map_addr(|a| a | (tag as usize) << 48)),
+                blob: NonNull::new_unchecked(p.map_addr(|a| a | (tag as usize) << ADDR_BITS)),
             }
         }
     }
@@ -334,7 +339,7 @@ impl Entry {
     /// The 16 bits of a table hash that an entry carries in its pointer.
     #[inline]
     pub(crate) fn tag_of(hash: u64) -> u16 {
-        (hash >> 48) as u16
+        (hash >> ADDR_BITS) as u16
     }
 
     /// The tag of the entry's key (see [`Entry::tag_of`]).
@@ -346,7 +351,7 @@ impl Entry {
     /// The tag in a tagged pointer as [`Entry::into_raw`] returns it.
     #[inline]
     pub(crate) fn word_tag(word: *mut u8) -> u16 {
-        (word.addr() >> 48) as u16
+        (word.addr() >> ADDR_BITS) as u16
     }
 
     /// The blob's address in a tagged pointer.
@@ -514,9 +519,6 @@ impl Entry {
         if self.kind() == KIND_LONG {
             let s = self.shape();
             return Some(self.take_long(&s));
-        }
-        if let Some(Value::Str(s)) = self.value_mut() {
-            return Some(std::mem::take(s));
         }
         let mut buf = itoa::Buffer::new();
         self.value().as_bytes(&mut buf).map(<[u8]>::to_vec)

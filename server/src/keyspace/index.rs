@@ -14,7 +14,8 @@
 
 use std::ptr;
 
-use super::entry::Entry;
+use super::entry::{Entry, ADDR_BITS, ADDR_MASK};
+use super::prefetch_line;
 
 /// A word of the array: null (empty), [`TOMB`] or an entry's tagged pointer.
 type Word = *mut u8;
@@ -28,18 +29,6 @@ const MIN_CAPACITY: usize = 8;
 #[inline]
 fn is_entry(w: Word) -> bool {
     w.addr() > TOMB
-}
-
-#[inline]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching never faults and has no effect on memory, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The entries of one slot, found by their keys' hashes.
@@ -112,13 +101,20 @@ impl EntryIndex {
     /// The position of the entry whose hash is `hash` and for which `eq` holds.
     #[inline]
     pub(crate) fn find(&self, hash: u64, eq: impl Fn(&Entry) -> bool) -> Option<usize> {
+        self.probe(hash, usize::MAX, eq)
+    }
+
+    /// Walks `hash`'s probe (at most `steps` words, up to the first empty one) and returns
+    /// the first position whose tag matches and whose entry satisfies `eq`.
+    #[inline]
+    fn probe(&self, hash: u64, steps: usize, eq: impl Fn(&Entry) -> bool) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
         let mask = self.mask();
         let tag = Entry::tag_of(hash);
         let mut i = hash as usize & mask;
-        loop {
+        for _ in 0..steps {
             let w = self.word(i);
             if w.is_null() {
                 return None;
@@ -128,6 +124,7 @@ impl EntryIndex {
             }
             i = (i + 1) & mask;
         }
+        None
     }
 
     /// Like [`EntryIndex::find`], or else the position where such an entry goes (room for
@@ -282,30 +279,16 @@ impl EntryIndex {
             return 0;
         }
         let bits = self.words.len().trailing_zeros() as usize;
-        self.words.as_ptr().addr() | bits << 48
+        self.words.as_ptr().addr() | bits << ADDR_BITS
     }
 
     /// Starts loading the entry that `hash`'s tag points to first along its probe (reads
     /// the index line, so call it after [`prefetch_home`] had time to land).
     #[inline]
     pub(crate) fn prefetch_entry(&self, hash: u64) {
-        if self.len == 0 {
-            return;
-        }
-        let mask = self.mask();
-        let tag = Entry::tag_of(hash);
-        let mut i = hash as usize & mask;
         // A few words: past them the probe has left the line anyway.
-        for _ in 0..8 {
-            let w = self.word(i);
-            if w.is_null() {
-                return;
-            }
-            if is_entry(w) && Entry::word_tag(w) == tag {
-                prefetch(Entry::untagged(w));
-                return;
-            }
-            i = (i + 1) & mask;
+        if let Some(i) = self.probe(hash, 8, |_| true) {
+            prefetch_line(Entry::untagged(self.word(i)));
         }
     }
 }
@@ -315,9 +298,9 @@ impl EntryIndex {
 /// address is only prefetched, never read.
 #[inline]
 pub(crate) fn prefetch_home(hint: usize, hash: u64) {
-    let mask = (1usize << (hint >> 48)) - 1;
-    let words = hint & ((1 << 48) - 1);
-    prefetch(ptr::without_provenance::<u8>(
+    let mask = (1usize << (hint >> ADDR_BITS)) - 1;
+    let words = hint & ADDR_MASK;
+    prefetch_line(ptr::without_provenance::<u8>(
         words + (hash as usize & mask) * std::mem::size_of::<Word>(),
     ));
 }

@@ -35,6 +35,20 @@ pub struct KeyRef<'a> {
     pub hash: u64,
 }
 
+/// Asks the CPU to start loading the cache line at `p` (a hint: nothing is read, and no
+/// address can fault, so a stale one only wastes the prefetch).
+#[inline]
+pub(crate) fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching never faults and has no effect on memory, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 static HASHER: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
 
 /// The table hash of a key (randomly seeded per process).
@@ -101,15 +115,14 @@ impl Keyspace {
     /// after the other. A hint only: nothing is read or locked.
     #[inline]
     pub fn prefetch(&self, slot: u16) {
-        let cell: *const SlotCell = &self.slots[slot as usize & (SLOT_COUNT - 1)];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetching has no side effect on memory; the address is a live cell.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(cell.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = cell;
+        prefetch_line(std::ptr::from_ref(self.cell(slot)).cast());
+    }
+
+    /// A slot's cell (`slot` taken modulo the slot count: the batch prefetch passes slots it
+    /// computed itself, and a hint must never index out of bounds).
+    #[inline]
+    fn cell(&self, slot: u16) -> &SlotCell {
+        &self.slots[slot as usize & (SLOT_COUNT - 1)]
     }
 
     /// Second step of a batch's prefetch, once the cell has arrived: starts loading the
@@ -117,7 +130,7 @@ impl Keyspace {
     /// Returns false when the slot held no keys, so that the third step can be skipped.
     #[inline]
     pub fn prefetch_home(&self, slot: u16, hash: u64) -> bool {
-        let hint = self.slots[slot as usize & (SLOT_COUNT - 1)].index_hint();
+        let hint = self.cell(slot).index_hint();
         if hint != 0 {
             index::prefetch_home(hint, hash);
         }
@@ -128,7 +141,7 @@ impl Keyspace {
     /// likely names. Skipped when the slot is busy.
     #[inline]
     pub fn prefetch_entry(&self, slot: u16, hash: u64) {
-        if let Some(t) = self.slots[slot as usize & (SLOT_COUNT - 1)].try_lock() {
+        if let Some(t) = self.cell(slot).try_lock() {
             t.prefetch_entry(hash);
         }
     }

@@ -59,22 +59,24 @@ impl SlotTable {
 
     fn find_live(&mut self, key: &KeyRef, now_ms: u64) -> Option<&mut Entry> {
         super::sketch::record(key.hash);
-        let i = self.table.find(key.hash, eq(key.key))?;
-        if self.table.at(i).is_expired(now_ms) {
-            self.remove_expired_at(i);
-            return None;
-        }
+        let i = self.live_position(key, now_ms)?;
         let e = self.table.at_mut(i);
         e.touch(now_ms);
         Some(e)
     }
 
-    /// Drops the expired entry at position `i` of the index.
-    fn remove_expired_at(&mut self, i: usize) {
+    /// Where `key`'s entry is in the index, unless it is missing or expired (an expired one
+    /// is removed now).
+    fn live_position(&mut self, key: &KeyRef, now_ms: u64) -> Option<usize> {
+        let i = self.table.find(key.hash, eq(key.key))?;
+        if !self.table.at(i).is_expired(now_ms) {
+            return Some(i);
+        }
         drop(self.table.remove_at(i));
         self.expires -= 1;
         self.expired_total += 1;
         self.version += 1;
+        None
     }
 
     /// The live entry for `key`, for reading; touches its access time and removes it if it
@@ -93,11 +95,7 @@ impl SlotTable {
     /// Like [`SlotTable::get`] without touching the access time (`OBJECT`, `TTL`-style reads
     /// keep it too in Redis, but introspection must not).
     pub fn peek(&mut self, key: &KeyRef, now_ms: u64) -> Option<&Entry> {
-        let i = self.table.find(key.hash, eq(key.key))?;
-        if self.table.at(i).is_expired(now_ms) {
-            self.remove_expired_at(i);
-            return None;
-        }
+        let i = self.live_position(key, now_ms)?;
         Some(self.table.at(i))
     }
 
