@@ -4,6 +4,8 @@ import socket
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The release build every script compares with redis-server.
+CINNABAR = os.path.join(ROOT, "target/release/cinnabar")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
 

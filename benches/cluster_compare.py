@@ -12,9 +12,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import CINNABAR, ROOT  # noqa: E402
 from failover import run_cluster  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def bench(port, pipeline, n):
@@ -29,7 +28,7 @@ def bench(port, pipeline, n):
 def compare_clusters(n):
     """Both 3+3 clusters, one after the other: SET and GET requests per second at -P 1
     (n / 5 requests) and -P 16 (n), printed as ratios and returned by server name."""
-    binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
+    binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": CINNABAR}
     results = {}
     for name, binary in binaries.items():
         workdir = tempfile.mkdtemp(prefix="cluster-bench-")

@@ -14,7 +14,8 @@ loading 1M keys (10-byte and 100-byte values). Read workloads first get the data
 write counterpart creates (SET before GET, LPUSH before LPOP and LRANGE), untimed. A full
 run then measures SET throughput with the AOF on (appendfsync always and everysec, as
 benches/persistence_compare.py) and the cluster case (3+3 of each, redis-benchmark
---cluster, as benches/cluster_compare.py); --no-extras skips those two. Results go to results/compare-<time>.json and
+--cluster, as benches/cluster_compare.py); --no-extras skips those two. Results go to
+results/compare-<time>.json and
 a PNG chart (when matplotlib is installed); the ratio table is printed (cinnabar/redis).
 """
 import argparse
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, cli, cpu_seconds, free_port, rss_bytes
+from benchlib import CINNABAR, ROOT, cli, cpu_seconds, free_port, rss_bytes
 
 import cluster_compare  # noqa: E402
 import persistence_compare  # noqa: E402
@@ -60,7 +61,7 @@ def start_pair(workdir, cores=None):
     rport, cport = free_port(), free_port()
     taskset = ["taskset", "-c", cores] if cores else []
     redis = Server("redis", taskset + ["redis-server", "--port", str(rport), *common], rport, workdir)
-    cinnabar = Server("cinnabar", taskset + [os.path.join(ROOT, "target/release/cinnabar"), "--port", str(cport), *common],
+    cinnabar = Server("cinnabar", taskset + [CINNABAR, "--port", str(cport), *common],
                       cport, workdir)
     return redis, cinnabar
 

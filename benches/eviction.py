@@ -16,7 +16,6 @@
 """
 import argparse
 import json
-import math
 import os
 import random
 import re
@@ -25,12 +24,12 @@ import threading
 import time
 from collections import OrderedDict
 
-from benchlib import ROOT, cli, cpu_seconds, free_port, rss_bytes  # noqa: E402
+from benchlib import CINNABAR, ROOT, cli, cpu_seconds, free_port, rss_bytes  # noqa: E402
 
 MAXMEMORY = 30 * 1024 * 1024
 # Per-second lines of --lru-test left out while the cache fills (it is full after about 3).
 WARMUP_LINES = 5
-SERVERS = {"redis": ["redis-server"], "cinnabar": [os.path.join(ROOT, "target/release/cinnabar")]}
+SERVERS = {"redis": ["redis-server"], "cinnabar": [CINNABAR]}
 
 
 def lru_test_key(r, keyspace=1_000_000, alpha=6.2):

@@ -26,7 +26,7 @@ import time
 
 import redis
 
-from benchlib import ROOT, free_port  # noqa: E402
+from benchlib import CINNABAR, ROOT, free_port  # noqa: E402
 
 
 def start_node(binary, port, timeout, workdir):
@@ -210,7 +210,7 @@ def main():
     ap.add_argument("--timeouts", default="500,1000,5000,15000")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
+    binaries = {"redis-server": shutil.which("redis-server"), "cinnabar": CINNABAR}
     print(f"{'timeout':>8} {'server':>13} {'promotion s':>12} {'first write s':>14} {'lost/acked':>12}"
           f" {'rejoin s':>9} {'failback s':>11} {'lost/acked':>12}")
     for timeout in [int(t) for t in args.timeouts.split(",")]:

@@ -4,14 +4,13 @@ members, RSS growth in cinnabar against redis-server started the same way, in on
 
     python3 benches/memory_types.py
 """
-import os
 import subprocess
 import sys
 import time
 
 import redis
 
-from benchlib import ROOT, free_port, rss_bytes  # noqa: E402
+from benchlib import CINNABAR, ROOT, free_port, rss_bytes  # noqa: E402
 
 
 def load(r, kind, n):
@@ -32,7 +31,7 @@ def main():
     for kind in ("hash", "zset"):
         # Fresh servers per kind: RSS does not shrink after FLUSHALL, so reuse would hide growth.
         servers = {}
-        for name, argv in (("redis", ["redis-server"]), ("cinnabar", [os.path.join(ROOT, "target/release/cinnabar")])):
+        for name, argv in (("redis", ["redis-server"]), ("cinnabar", [CINNABAR])):
             port = free_port()
             proc = subprocess.Popen(argv + ["--port", str(port), "--save", "", "--bind", "127.0.0.1"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

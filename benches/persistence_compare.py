@@ -16,7 +16,6 @@ Prints cinnabar / redis-server ratios.
 import argparse
 import csv
 import io
-import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, cli, free_port, rss_bytes
+from benchlib import CINNABAR, ROOT, cli, free_port, rss_bytes
 
 
 def rss_tree(pid):
@@ -83,7 +82,7 @@ def set_throughput(server):
 
 def server_binaries():
     """The two servers compared: redis-server from PATH and the release build."""
-    return {"redis": shutil.which("redis-server"), "cinnabar": os.path.join(ROOT, "target/release/cinnabar")}
+    return {"redis": shutil.which("redis-server"), "cinnabar": CINNABAR}
 
 
 def aof_throughput():
